@@ -1,0 +1,55 @@
+# Two commands do all setup on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PLUGINS := $(wildcard plugins/*/pyproject.toml)
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
+EDITABLES := -e core $(foreach p,$(PLUGIN_DIRS),-e $(p))
+
+.PHONY: install dev demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# The core and every plugin, installed editable in one pip call (msgevents is not on PyPI).
+$(VENV)/.installed: $(BIN)/python core/pyproject.toml $(PLUGINS)
+	$(BIN)/python -m pip install --quiet $(EDITABLES)
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev
+
+# A real collection over the sample export files in examples/ into Data Feed files.
+demo: install
+	@rm -rf demo-output
+	$(BIN)/msgevents collect --provider episerver \
+	    --input examples/episerver/recipients_20241104.csv \
+	    --input examples/episerver/opens_20241104.csv \
+	    --input examples/episerver/clicks_20241104.csv.gz \
+	    --input examples/episerver/responses_20241104.csv \
+	    --input examples/episerver/unsubscribes_20241104.csv \
+	    --to feed:demo-output/feeds --state demo-output/state.db
+	@echo
+	@ls -l demo-output/feeds
+	@echo "first lines of the feed file:"
+	@head -n 4 demo-output/feeds/event_history_*.json
+
+test: dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

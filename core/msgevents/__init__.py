@@ -1,0 +1,79 @@
+"""msgevents: outbound-message events from any provider, delivered to CrossEngage exactly once.
+
+The public API for plugin authors is re-exported here, so plugins never import
+pluggy or internal modules::
+
+    import msgevents
+
+    class MyProvider(msgevents.Provider): ...
+
+    @msgevents.hookimpl
+    def register_providers(register):
+        register(MyProvider)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from msgevents.errors import (
+    AuthError,
+    ConfigError,
+    IncompleteError,
+    LockedError,
+    MappingError,
+    MsgEventsError,
+    PluginError,
+    ProviderUnavailableError,
+    SinkUnavailableError,
+)
+from msgevents.events import Event, EventType, compute_event_id
+from msgevents.hookspecs import hookimpl
+from msgevents.http import HttpClient, RetriesExhaustedError, RetryPolicy
+from msgevents.processing import Processor, replace
+from msgevents.provider import (
+    NotModelled,
+    Provider,
+    ProviderSettings,
+    Record,
+    Window,
+    load_settings,
+    settings_config,
+)
+from msgevents.sink import DeliveryStats, Outcome, Sink, SinkJournal
+
+try:
+    __version__ = version("msgevents")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "DeliveryStats",
+    "Event",
+    "EventType",
+    "HttpClient",
+    "IncompleteError",
+    "LockedError",
+    "MappingError",
+    "MsgEventsError",
+    "NotModelled",
+    "Outcome",
+    "PluginError",
+    "Processor",
+    "Provider",
+    "ProviderSettings",
+    "ProviderUnavailableError",
+    "Record",
+    "RetriesExhaustedError",
+    "RetryPolicy",
+    "Sink",
+    "SinkJournal",
+    "SinkUnavailableError",
+    "Window",
+    "__version__",
+    "compute_event_id",
+    "hookimpl",
+    "load_settings",
+    "replace",
+    "settings_config",
+]

@@ -1,0 +1,69 @@
+"""The small exception hierarchy of msgevents.
+
+Library code raises these; only the CLI turns them into exit codes
+(see ``msgevents.cli.EXIT_CODES``). Messages name the setting, record or
+plugin at fault and never contain credentials.
+"""
+
+from __future__ import annotations
+
+
+class MsgEventsError(Exception):
+    """Base class of every error msgevents raises on purpose."""
+
+
+class ConfigError(MsgEventsError):
+    """A usage or configuration error: a missing or invalid setting or option (exit 2)."""
+
+
+class UnknownProviderError(ConfigError):
+    """The provider name given on the command line is not installed (exit 2)."""
+
+    def __init__(self, name: str, installed: list[str]):
+        self.name = name
+        self.installed = sorted(installed)
+        listing = ", ".join(self.installed) or "none"
+        super().__init__(
+            f"Unknown provider {name!r}. Installed providers: {listing}. "
+            f"Install one with: pip install msgevents-{name}"
+        )
+
+
+class UnknownSinkError(ConfigError):
+    """The sink named by ``--to`` is not installed (exit 2)."""
+
+
+class AuthError(MsgEventsError):
+    """A provider or CrossEngage refused the credentials (exit 3, never retried)."""
+
+
+class IncompleteError(MsgEventsError):
+    """A provider or sink failure outlasted the retries (exit 4).
+
+    Nothing is lost: positions stop before what was not delivered and the
+    outbox is sent by the next run.
+    """
+
+
+class ProviderUnavailableError(IncompleteError):
+    """The provider API kept failing (5xx, 429, timeouts) after every retry."""
+
+
+class SinkUnavailableError(IncompleteError):
+    """The sink kept failing after every retry."""
+
+
+class PluginError(MsgEventsError):
+    """A plugin broke its contract: failed to load, or emitted what it did not declare (exit 5)."""
+
+
+class LockedError(MsgEventsError):
+    """Another run holds the lock for this provider, account and state file (exit 6)."""
+
+
+class MappingError(MsgEventsError):
+    """A native record cannot be mapped to a canonical event.
+
+    Raised by a provider's mapping; the pipeline quarantines the record with
+    this message as the reason and carries on.
+    """

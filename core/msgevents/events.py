@@ -1,0 +1,165 @@
+"""The canonical outbound-message event: eight event types, one model.
+
+Every provider maps its native records to :class:`Event`; every sink reads
+only :class:`Event`. Event-type strings are spelled exactly as CrossEngage
+names them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from msgevents.timestamps import TimestampError, parse_iso8601, to_epoch_millis
+
+__all__ = ["Event", "EventType", "compute_event_id"]
+
+
+class EventType(StrEnum):
+    """The eight outbound event types, with CrossEngage's exact spelling."""
+
+    SENT = "Message Sent"
+    DELIVERED = "Message Delivered"
+    VIEWED = "Message Viewed"
+    CLICKED = "Message Clicked"
+    UNSUBSCRIBED = "Message Unsubscribed"
+    SOFT_BOUNCED = "Message soft_bounced"
+    HARD_BOUNCED = "Message hard_bounced"
+    MARKED_AS_SPAM = "Message marked_as_spam"
+
+
+_OPTIONAL_TEXT = ("channel", "type", "url", "campaign_id", "message_id", "native_type")
+
+
+def compute_event_id(
+    provider: str,
+    account: str,
+    event: str,
+    identity: str,
+    message_id: str | None,
+    url: str | None,
+    timestamp: datetime,
+) -> str:
+    """The deterministic id of an event without a provider-native identity.
+
+    A hash of (provider, account, event, user_id or email, message_id, url,
+    timestamp as integer epoch milliseconds) over normalised strings: stripped,
+    e-mail addresses lower-cased. The same native event gives the same id
+    whether it came from an API page or an export file.
+    """
+    identity = identity.strip()
+    if "@" in identity:
+        identity = identity.lower()
+    parts = (
+        provider.strip(),
+        account.strip(),
+        str(event),
+        identity,
+        (message_id or "").strip(),
+        (url or "").strip(),
+        str(to_epoch_millis(timestamp)),
+    )
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
+class Event(BaseModel):
+    """One outbound-message event.
+
+    Fields sent to CrossEngage: ``user_id`` (or ``email`` when no user id can be
+    resolved), ``event``, ``timestamp`` and the optional properties ``channel``,
+    ``type``, ``url``, ``campaign_id``, ``message_id``.
+
+    Internal fields, never sent: ``provider`` (canonical name), ``account``
+    (provider account, empty when unknown), ``event_id`` (deterministic; computed
+    when not given), ``native_type`` and ``is_machine`` (machine opens, scanner
+    clicks).
+
+    Blank strings count as absent. ``timestamp`` must be timezone-aware (or an
+    ISO 8601 string with an offset) and is stored in UTC.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+
+    user_id: str | None = None
+    email: str | None = None
+    event: EventType
+    timestamp: datetime
+    channel: str | None = None
+    type: str | None = None
+    url: str | None = None
+    campaign_id: str | None = None
+    message_id: str | None = None
+
+    provider: str
+    account: str = ""
+    event_id: str = ""
+    native_type: str | None = None
+    is_machine: bool | None = None
+
+    #: Properties CrossEngage receives beside the identity, event and timestamp, in output order.
+    PROPERTIES: ClassVar[tuple[str, ...]] = ("channel", "type", "url", "campaign_id", "message_id")
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _aware_utc(cls, value: Any) -> datetime:
+        if isinstance(value, datetime):
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ValueError(
+                    f"naive datetime {value.isoformat()!r} has no timezone; "
+                    "times are never guessed: attach the provider's zone"
+                )
+            return value if value.tzinfo is UTC else value.astimezone(UTC)
+        if isinstance(value, str):
+            try:
+                return parse_iso8601(value)
+            except TimestampError as exc:
+                raise ValueError(str(exc)) from None
+        raise ValueError(
+            f"expected an aware datetime or ISO 8601 string, got {value!r} "
+            f"({type(value).__name__}); epoch numbers go through "
+            "msgevents.timestamps.parse_epoch_seconds / parse_epoch_millis"
+        )
+
+    @model_validator(mode="after")
+    def _normalise(self) -> Event:
+        fields = self.__dict__
+        for name in _OPTIONAL_TEXT:
+            value = fields[name]
+            if value is not None and not value.strip():
+                fields[name] = None
+        user_id = fields["user_id"]
+        if user_id is not None:
+            user_id = fields["user_id"] = user_id.strip() or None
+        email = fields["email"]
+        if email is not None:
+            email = fields["email"] = email.strip() or None
+            if email is not None and ("@" not in email or any(c.isspace() for c in email)):
+                raise ValueError(f"email {email!r} is not an e-mail address")
+        if user_id is None and email is None:
+            raise ValueError(
+                "event has no identity: user_id and email are both empty (set one of them)"
+            )
+        if not self.provider.strip():
+            raise ValueError("provider must not be empty")
+        if not fields["event_id"]:
+            fields["event_id"] = compute_event_id(
+                self.provider,
+                self.account,
+                self.event,
+                user_id or email or "",
+                fields["message_id"],
+                fields["url"],
+                self.timestamp,
+            )
+        return self
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """``("id", user_id)`` or ``("email", email)``: the CrossEngage user key."""
+        if self.user_id is not None:
+            return ("id", self.user_id)
+        return ("email", self.email or "")

@@ -1,0 +1,205 @@
+"""HTTP for providers and sinks: a ``requests`` session with timeouts and bounded retries.
+
+:class:`HttpClient` retries connection failures, timeouts, 429 and 5xx with
+exponential backoff and jitter, honours ``Retry-After`` (seconds or HTTP date,
+parsed by urllib3), and tells apart failures where the request never left
+(safe to repeat) from those where it may have been processed (*ambiguous*:
+counted, because repeating a ``POST /events`` may duplicate events). It logs
+one line per attempt on the ``msgevents.http`` logger, without headers or
+bodies, and never raises with credentials in the message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import Retry
+
+from msgevents.errors import IncompleteError
+from msgevents.redact import redact
+
+__all__ = ["HttpClient", "RetriesExhaustedError", "RetryPolicy", "StatsSink"]
+
+log = logging.getLogger("msgevents.http")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class StatsSink(Protocol):
+    """Anything with ``add(requests=…, retries=…, throttled=…, ambiguous=…)``."""
+
+    def add(self, **counts: int) -> None: ...
+
+
+class _NoStats:
+    def add(self, **counts: int) -> None:
+        pass
+
+
+class RetriesExhaustedError(IncompleteError):
+    """Every attempt failed with a retryable error (5xx, 429, timeout, dropped connection)."""
+
+    def __init__(self, message: str, *, status: int | None, ambiguous: bool):
+        super().__init__(message)
+        self.status = status
+        self.ambiguous = ambiguous
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry.
+
+    ``attempts`` counts every try (the first one included). The n-th retry waits
+    ``min(backoff_max, backoff * 2**(n-1))`` with jitter (between half and all of
+    it), or the server's ``Retry-After`` when given, capped at ``retry_after_max``.
+    """
+
+    attempts: int = 6
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 300.0
+    statuses: frozenset[int] = RETRY_STATUSES
+
+    def delay(self, retry_number: int, response: requests.Response | None = None) -> float:
+        if response is not None:
+            header = response.headers.get("Retry-After")
+            if header:
+                try:
+                    seconds = Retry().parse_retry_after(header)
+                except Exception:  # malformed header: fall back to backoff
+                    seconds = None
+                if seconds is not None:
+                    return max(0.0, min(float(seconds), self.retry_after_max))
+        ceiling = min(self.backoff_max, self.backoff * 2 ** (retry_number - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly did not reach the server (safe to repeat)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    inner = getattr(reason, "reason", reason)
+    return isinstance(inner, NewConnectionError | ConnectTimeoutError)
+
+
+@dataclass
+class HttpClient:
+    """A pooled ``requests`` session with the retry rules above.
+
+    ``name`` appears in log lines and errors (``crossengage``, ``episerver-rest``).
+    ``timeout`` is ``(connect, read)`` seconds. ``sleep`` is injectable for tests.
+    """
+
+    name: str
+    timeout: tuple[float, float] = (10.0, 60.0)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    pool_size: int = 10
+    stats: StatsSink = field(default_factory=_NoStats)
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: Any = None
+    sleep: Callable[[float], None] = time.sleep
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def __post_init__(self) -> None:
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=self.pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers.update(self.headers)
+        if self.auth is not None:
+            self.session.auth = self.auth
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        retry_statuses: Collection[int] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send with retries; return the first non-retryable response (2xx, 4xx…).
+
+        Raises :class:`RetriesExhaustedError` when every attempt failed. The
+        returned response has ``ambiguous`` set when an earlier attempt's
+        outcome was unknown.
+        """
+        statuses = self.retry.statuses if retry_statuses is None else frozenset(retry_statuses)
+        kwargs.setdefault("timeout", self.timeout)
+        ambiguous = False
+        last_status: int | None = None
+        last_problem = ""
+        for attempt in range(1, self.retry.attempts + 1):
+            started = time.monotonic()
+            response: requests.Response | None = None
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except requests.RequestException as exc:
+                sent = not _never_sent(exc)
+                ambiguous = ambiguous or sent
+                last_problem = _describe(exc)
+                self.stats.add(requests=1, ambiguous=1 if sent else 0)
+                log.debug(
+                    "%s %s %s failed after %d ms (attempt %d): %s",
+                    self.name,
+                    method,
+                    redact(url),
+                    _ms(started),
+                    attempt,
+                    last_problem,
+                )
+            else:
+                throttled = response.status_code == 429
+                self.stats.add(requests=1, throttled=1 if throttled else 0)
+                log.debug(
+                    "%s %s %s -> %d in %d ms (attempt %d)",
+                    self.name,
+                    method,
+                    redact(url),
+                    response.status_code,
+                    _ms(started),
+                    attempt,
+                )
+                if response.status_code not in statuses:
+                    response.ambiguous = ambiguous  # type: ignore[attr-defined]
+                    return response
+                last_status = response.status_code
+                last_problem = f"HTTP {response.status_code}"
+            if attempt == self.retry.attempts:
+                break
+            self.stats.add(retries=1)
+            self.sleep(self.retry.delay(attempt, response))
+        raise RetriesExhaustedError(
+            f"{self.name}: {method} {redact(_strip_query(url))} failed "
+            f"{self.retry.attempts} times; last: {last_problem}",
+            status=last_status,
+            ambiguous=ambiguous,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _strip_query(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def _describe(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.ReadTimeout):
+        return "read timeout (the request may have been processed)"
+    if _never_sent(exc):
+        return "connection refused"
+    return f"connection lost ({type(exc).__name__})"

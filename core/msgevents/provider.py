@@ -1,0 +1,276 @@
+"""What a provider plugin implements: the :class:`Provider` base class.
+
+A plugin registers :class:`Provider` subclasses through the
+``register_providers`` hook (see :mod:`msgevents.hookspecs`). The class
+declares identity, supported events, settings and timing as class attributes;
+its methods pull or read native records and map them to canonical events.
+Mapping is pure; everything that talks to the network lives in ``pull``,
+``now``, ``check`` and ``close``.
+
+The full contract, with an example, is ``docs/plugin-authors.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from msgevents.errors import ConfigError
+from msgevents.events import Event, EventType
+from msgevents.timestamps import UTC
+
+__all__ = [
+    "NotModelled",
+    "Provider",
+    "ProviderSettings",
+    "Record",
+    "Window",
+    "load_settings",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open time range ``[since, until)`` in the provider's clock, both aware UTC."""
+
+    since: datetime
+    until: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            if getattr(self, name).tzinfo is None:
+                raise ValueError(f"Window.{name} must be timezone-aware")
+        if self.until < self.since:
+            raise ValueError(f"empty window: until {self.until} is before since {self.since}")
+
+
+class Record(NamedTuple):
+    """A native record as the provider delivered it, with where it came from.
+
+    ``stream`` names the provider's stream (``opens``, ``clicks``, …); ``data``
+    is the raw record (a dict of strings for CSV rows, parsed JSON for API
+    pages); ``source`` says where it was read (``getOpens startRow=1000``,
+    ``opens_20240501.csv:17``) and is shown in quarantine entries. A reader
+    that cannot parse a row yields it with ``error`` set (and whatever it could
+    read in ``data``): the core quarantines it with that reason without mapping.
+    """
+
+    stream: str
+    data: dict[str, Any]
+    source: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotModelled:
+    """Returned by :meth:`Provider.map_record` for a native type outside the model.
+
+    Counted per ``native_type`` in the run report, never quarantined
+    (e.g. Mailgun ``stored``, Optimizely ``autoresponder`` responses).
+    """
+
+    native_type: str
+
+
+class ProviderSettings(BaseSettings):
+    """Base of every provider's settings model.
+
+    Subclasses set ``model_config = SettingsConfigDict(env_prefix="MSGEVENTS_<NAME>_")``
+    (or use :func:`settings_config`). Values come from the environment and
+    ``.env``; unknown variables are ignored so one ``.env`` serves every
+    provider. Secrets are ``SecretStr``. API credentials are optional fields:
+    a provider calls :meth:`require` before pulling, so ``--input`` runs need none.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
+
+    lookback: timedelta = timedelta(days=7)
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets ``field``."""
+        prefix = cls.model_config.get("env_prefix", "")
+        return f"{prefix}{field}".upper()
+
+    def require(self, *fields: str) -> None:
+        """Raise :class:`ConfigError` naming every variable of ``fields`` that is unset."""
+        missing = []
+        for name in fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is None or value == "":
+                missing.append(self.env_name(name))
+        if missing:
+            raise ConfigError("missing setting(s): " + ", ".join(missing))
+
+    def secret_values(self) -> list[str]:
+        """Every secret value set, for redaction from output and logs."""
+        values = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                values.append(value.get_secret_value())
+        return values
+
+
+def settings_config(name: str, **extra: Any) -> SettingsConfigDict:
+    """The settings config of provider ``name``: prefix ``MSGEVENTS_<NAME>_``, ``.env`` read."""
+    prefix = "MSGEVENTS_" + name.upper().replace("-", "_") + "_"
+    return SettingsConfigDict(
+        env_prefix=prefix, env_file=".env", extra="ignore", env_ignore_empty=True, **extra
+    )
+
+
+def load_settings(settings_class: type[ProviderSettings], **overrides: Any) -> ProviderSettings:
+    """Build a settings model, turning validation errors into :class:`ConfigError`.
+
+    The message names each bad variable and why, never its value (it may be a secret).
+    """
+    try:
+        return settings_class(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "?"
+            problems.append(f"{settings_class.env_name(field)}: {error['msg']}")
+        raise ConfigError("invalid setting(s): " + "; ".join(problems)) from None
+
+
+class Provider:
+    """Base class of provider plugins. Subclass it and register it with ``register_providers``.
+
+    Class attributes (all required unless a default is shown):
+
+    - ``name``: canonical name, the entry-point name users type (``episerver``)
+    - ``title``: human title (``Optimizely Campaign (Episerver)``)
+    - ``aliases``: other names that select this provider (``("optimizely",)``)
+    - ``supported_events``: the subset of :class:`EventType` it can emit; the
+      core rejects anything else as a plugin error
+    - ``Settings``: a :class:`ProviderSettings` subclass
+    - ``streams``: the API streams a live run pulls, in order
+    - ``settle``: events younger than this are not yet trustworthy
+    - ``restatement``: how far back the provider may still add events
+    - ``retention``: how long the provider keeps data (``None`` = unknown)
+    - ``input_help``: what ``--input`` accepts (empty = no file input)
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    supported_events: ClassVar[frozenset[EventType]] = frozenset()
+    Settings: ClassVar[type[ProviderSettings]] = ProviderSettings
+    streams: ClassVar[tuple[str, ...]] = ()
+    settle: ClassVar[timedelta] = timedelta(0)
+    restatement: ClassVar[timedelta] = timedelta(0)
+    retention: ClassVar[timedelta | None] = None
+    input_help: ClassVar[str] = ""
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+
+    # -- identity -------------------------------------------------------------------
+
+    @property
+    def account(self) -> str:
+        """The provider account (client id, sending domain…); ``""`` when unknown.
+
+        Part of every event id and of the state key, so it must not change
+        between an API run and a file run of the same account.
+        """
+        return ""
+
+    # -- pulling from the API ---------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The provider's current time (UTC); live windows end at ``now() - settle``.
+
+        Providers with a server clock call it (Optimizely ``getCurrentTime``).
+        """
+        return datetime.now(UTC)
+
+    def pull(self, stream: str, window: Window) -> Iterator[Sequence[Record]]:
+        """Yield pages of native records of ``stream`` whose position falls in ``window``.
+
+        Called once per stream of a live run or backfill. Raise
+        :class:`~msgevents.errors.ConfigError` for missing credentials,
+        :class:`~msgevents.errors.AuthError` when they are refused and
+        :class:`~msgevents.errors.ProviderUnavailableError` when retries ran out.
+        """
+        raise ConfigError(f"provider {self.name!r} cannot pull from an API; use --input FILE")
+
+    def read_input(self, path: Path) -> Iterator[Sequence[Record]]:
+        """Yield batches of native records read from an export or webhook-dump file.
+
+        Unreadable rows are yielded as records with ``error`` set, so they reach
+        quarantine and the rest of the file is still read; a file that cannot be
+        read at all raises :class:`~msgevents.errors.ConfigError` naming it.
+        """
+        raise ConfigError(f"provider {self.name!r} reads no input files")
+
+    def check(self) -> str:
+        """Make one cheap authenticated call; return a one-line description of what worked."""
+        raise ConfigError(f"provider {self.name!r} has no API to check")
+
+    def close(self) -> None:
+        """Release sessions (SOAP logout, HTTP pools). Called once at the end of a run."""
+
+    # -- mapping (pure) -------------------------------------------------------------------
+
+    def map_record(self, record: Record) -> Sequence[Event] | NotModelled:
+        """Map one native record to canonical events: pure, no I/O.
+
+        Return the events (usually one), or :class:`NotModelled` for native
+        types outside the model. Raise :class:`~msgevents.errors.MappingError`
+        (or let the :class:`Event` constructor raise ``ValidationError``) for a
+        record that cannot be mapped: it is quarantined with that reason.
+        """
+        raise NotImplementedError
+
+    # -- description ------------------------------------------------------------------
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """What ``msgevents about`` shows: settings, events, inputs and windows."""
+        settings = []
+        for field_name, info in cls.Settings.model_fields.items():
+            annotation = info.annotation
+            settings.append(
+                {
+                    "name": field_name,
+                    "env": cls.Settings.env_name(field_name),
+                    "required": info.is_required(),
+                    "secret": annotation is SecretStr or "SecretStr" in repr(annotation),
+                    "default": None if info.is_required() else _show_default(info.default),
+                    "description": info.description or "",
+                }
+            )
+        return {
+            "name": cls.name,
+            "title": cls.title,
+            "aliases": list(cls.aliases),
+            "events": [e.value for e in EventType if e in cls.supported_events],
+            "not_supported": [e.value for e in EventType if e not in cls.supported_events],
+            "streams": list(cls.streams),
+            "input": cls.input_help,
+            "settle_seconds": int(cls.settle.total_seconds()),
+            "restatement_seconds": int(cls.restatement.total_seconds()),
+            "retention_days": cls.retention.days if cls.retention else None,
+            "settings": settings,
+        }
+
+
+def _show_default(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return "********" if value.get_secret_value() else None
+    if isinstance(value, timedelta):
+        return f"{int(value.total_seconds())}s"
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

@@ -1,0 +1,152 @@
+"""What a sink implements: the :class:`Sink` base class and its outcomes.
+
+Sinks are registered through the ``register_sinks`` hook, from modules listed
+under the entry-point group ``msgevents.sinks`` (the built-in ``feed``,
+``crossengage`` and ``jsonl`` are registered that way too).
+
+The pipeline submits batches of events that are not yet in the ledger and
+collects :class:`Outcome` objects: what the destination acknowledged, what it
+rejected for good (quarantined) and what failed (kept pending in the outbox).
+A sink never touches the ledger itself; it reports, the pipeline commits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from msgevents.events import Event
+
+__all__ = ["DeliveryStats", "Outcome", "PendingFile", "Sink", "SinkJournal"]
+
+
+@dataclass
+class Outcome:
+    """What became of some submitted events.
+
+    - ``delivered``: acknowledged by the destination (HTTP 202, file renamed into place)
+    - ``rejected``: refused for good, each with the destination's reason; quarantined
+    - ``failed``: not acknowledged (retries exhausted, sink down); kept pending
+    - ``ambiguous``: a request's outcome was unknowable (timeout or connection
+      lost after it left); its events count as delivered if a retry succeeded
+    - ``file_id``: the journal id of a feed file whose ledger rows were recorded
+      as pending before the rename (see :class:`SinkJournal`)
+    """
+
+    delivered: list[Event] = field(default_factory=list)
+    rejected: list[tuple[Event, str]] = field(default_factory=list)
+    failed: list[Event] = field(default_factory=list)
+    ambiguous: bool = False
+    error: str | None = None
+    file_id: int | None = None
+
+
+@dataclass
+class DeliveryStats:
+    """Counters a sink (or an HTTP client) keeps for the run report. Thread-safe increments."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    ambiguous: int = 0
+    files: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "ambiguous": self.ambiguous,
+            "files": self.files,
+        }
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    """A feed file recorded as written but not yet known to be renamed into place."""
+
+    file_id: int
+    tmp_path: str
+    final_path: str
+
+
+class SinkJournal(Protocol):
+    """The part of the state store a file-writing sink uses for atomic hand-over.
+
+    A feed sink writes a temporary file, fsyncs it, calls
+    :meth:`record_pending_file` (which stores the file and its events' ledger
+    rows as *pending*), renames it, and reports the ``file_id`` in its
+    :class:`Outcome`; the pipeline then marks it committed together with the
+    positions. On start, :meth:`pending_files` lists files a killed run left
+    behind and :meth:`resolve_pending_file` settles each one.
+    """
+
+    def record_pending_file(self, tmp_path: str, final_path: str, events: Sequence[Event]) -> int:
+        """Store the file as pending with its events' ledger rows; return its id."""
+        ...
+
+    def pending_files(self) -> list[PendingFile]:
+        """Files recorded as pending for this sink."""
+        ...
+
+    def resolve_pending_file(self, file_id: int, renamed: bool) -> None:
+        """Renamed: commit its ledger rows. Not renamed: forget them (the events are resent)."""
+        ...
+
+
+class Sink:
+    """Base class of sinks. Subclass it and register it with ``register_sinks``.
+
+    Class attributes: ``name`` (what users write before the colon in
+    ``--to NAME[:TARGET]``) and ``help`` (one line for ``--help`` and docs).
+    """
+
+    name: ClassVar[str]
+    help: ClassVar[str] = ""
+
+    def __init__(self, target: str | None) -> None:
+        self.target = target
+        self.stats = DeliveryStats()
+
+    @property
+    def key(self) -> str:
+        """Identity of the destination for the ledger and positions (never a secret)."""
+        raise NotImplementedError
+
+    @property
+    def description(self) -> str:
+        """How the destination is shown to users (no secrets)."""
+        return self.key
+
+    def secret_values(self) -> list[str]:
+        """Secrets this sink holds, for redaction from every output."""
+        return []
+
+    def open(self, journal: SinkJournal) -> None:
+        """Prepare to deliver; reconcile what a previous run left (feed files)."""
+
+    def submit(self, events: Sequence[Event]) -> None:
+        """Hand events over for delivery; may block while too much is in flight."""
+        raise NotImplementedError
+
+    def poll(self) -> list[Outcome]:
+        """Outcomes that completed since the last call; never blocks."""
+        return []
+
+    def flush(self) -> list[Outcome]:
+        """Finish everything submitted and return the remaining outcomes."""
+        return self.poll()
+
+    def close(self) -> None:
+        """Release resources. Called once, after the last :meth:`flush`."""
+
+    def describe_target(self) -> dict[str, Any]:
+        return {"sink": self.name, "destination": self.description}

@@ -1,0 +1,33 @@
+"""Shared fixtures: cassette location and scrubbing, isolated working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CASSETTES = ROOT / "cassettes"
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """Cassettes live at ``cassettes/<provider>/<test module>/<test name>.yaml``.
+
+    ``<provider>`` is the folder under ``tests/plugins/`` (``core`` for core tests).
+    """
+    path = Path(request.node.fspath).resolve()
+    parts = path.relative_to(ROOT / "tests").parts
+    provider = parts[1] if parts[0] == "plugins" and len(parts) > 2 else "core"
+    return str(CASSETTES / provider / path.stem)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every test runs in an empty directory with no MSGEVENTS_* variables from the caller."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("MSGEVENTS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)

@@ -1,0 +1,1 @@
+"""Built-in sinks: feed (Data Feed files), crossengage (events API), jsonl (JSON Lines)."""

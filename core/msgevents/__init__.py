@@ -38,7 +38,7 @@ from msgevents.provider import (
     load_settings,
     settings_config,
 )
-from msgevents.sink import DeliveryStats, Outcome, Sink, SinkJournal
+from msgevents.sink import DeliveryStats, Outcome, Receipt, Sink, SinkJournal, ledger_key
 
 try:
     __version__ = version("msgevents")
@@ -63,6 +63,7 @@ __all__ = [
     "Provider",
     "ProviderSettings",
     "ProviderUnavailableError",
+    "Receipt",
     "Record",
     "RetriesExhaustedError",
     "RetryPolicy",
@@ -73,6 +74,7 @@ __all__ = [
     "__version__",
     "compute_event_id",
     "hookimpl",
+    "ledger_key",
     "load_settings",
     "replace",
     "settings_config",

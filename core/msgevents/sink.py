@@ -4,40 +4,75 @@ Sinks are registered through the ``register_sinks`` hook, from modules listed
 under the entry-point group ``msgevents.sinks`` (the built-in ``feed``,
 ``crossengage`` and ``jsonl`` are registered that way too).
 
-The pipeline submits batches of events that are not yet in the ledger and
-collects :class:`Outcome` objects: what the destination acknowledged, what it
-rejected for good (quarantined) and what failed (kept pending in the outbox).
-A sink never touches the ledger itself; it reports, the pipeline commits.
+The pipeline submits batches of events that are not yet in the ledger, each
+batch with an opaque ``tag``, and collects :class:`Outcome` objects: receipts
+of what the destination acknowledged, what it rejected for good (quarantined)
+and what failed (kept pending in the outbox). A sink keeps only
+:class:`Receipt` objects for events it has already written out, so memory does
+not grow with a feed file's 100,000 lines. A sink never touches the ledger
+itself; it reports, the pipeline commits.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
-from msgevents.events import Event
+from msgevents.events import Event, EventType
 
-__all__ = ["DeliveryStats", "Outcome", "PendingFile", "Sink", "SinkJournal"]
+__all__ = [
+    "DeliveryStats",
+    "Outcome",
+    "PendingFile",
+    "Receipt",
+    "Sink",
+    "SinkJournal",
+    "ledger_key",
+]
+
+
+def ledger_key(event: Event) -> bytes:
+    """The 16-byte ledger key of an event: its provider and event id, hashed."""
+    return hashlib.blake2b(
+        f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16
+    ).digest()
+
+
+class Receipt(NamedTuple):
+    """A compact stand-in for a submitted event: ledger key, type and the batch's tag."""
+
+    key: bytes
+    event_type: EventType
+    tag: Any
+
+    @classmethod
+    def of(cls, event: Event, tag: Any) -> Receipt:
+        return cls(ledger_key(event), event.event, tag)
 
 
 @dataclass
 class Outcome:
     """What became of some submitted events.
 
-    - ``delivered``: acknowledged by the destination (HTTP 202, file renamed into place)
-    - ``rejected``: refused for good, each with the destination's reason; quarantined
-    - ``failed``: not acknowledged (retries exhausted, sink down); kept pending
+    - ``delivered``: receipts of events the destination acknowledged (HTTP 202,
+      file renamed into place)
+    - ``rejected``: ``(receipt, event, reason)`` refused for good; quarantined
+    - ``failed``: ``(receipt, event)`` not acknowledged (retries exhausted, sink
+      down); the pipeline keeps the event pending in the outbox. ``event`` is
+      ``None`` when the sink no longer holds it (a feed file that failed after
+      its lines were written); such events are re-read by the next live run.
     - ``ambiguous``: a request's outcome was unknowable (timeout or connection
-      lost after it left); its events count as delivered if a retry succeeded
+      lost after it left) and it was repeated
     - ``file_id``: the journal id of a feed file whose ledger rows were recorded
       as pending before the rename (see :class:`SinkJournal`)
     """
 
-    delivered: list[Event] = field(default_factory=list)
-    rejected: list[tuple[Event, str]] = field(default_factory=list)
-    failed: list[Event] = field(default_factory=list)
+    delivered: list[Receipt] = field(default_factory=list)
+    rejected: list[tuple[Receipt, Event, str]] = field(default_factory=list)
+    failed: list[tuple[Receipt, Event | None]] = field(default_factory=list)
     ambiguous: bool = False
     error: str | None = None
     file_id: int | None = None
@@ -89,8 +124,8 @@ class SinkJournal(Protocol):
     behind and :meth:`resolve_pending_file` settles each one.
     """
 
-    def record_pending_file(self, tmp_path: str, final_path: str, events: Sequence[Event]) -> int:
-        """Store the file as pending with its events' ledger rows; return its id."""
+    def record_pending_file(self, tmp_path: str, final_path: str, keys: Sequence[bytes]) -> int:
+        """Store the file as pending with its events' ledger keys; return its id."""
         ...
 
     def pending_files(self) -> list[PendingFile]:
@@ -133,8 +168,12 @@ class Sink:
     def open(self, journal: SinkJournal) -> None:
         """Prepare to deliver; reconcile what a previous run left (feed files)."""
 
-    def submit(self, events: Sequence[Event]) -> None:
-        """Hand events over for delivery; may block while too much is in flight."""
+    def submit(self, events: Sequence[Event], tag: Any = None) -> None:
+        """Hand events over for delivery; may block while too much is in flight.
+
+        Every event must come back exactly once in some :class:`Outcome`, as a
+        :class:`Receipt` carrying ``tag`` (``Receipt.of(event, tag)``).
+        """
         raise NotImplementedError
 
     def poll(self) -> list[Outcome]:

@@ -1,0 +1,425 @@
+"""The ``crossengage`` sink: events to CrossEngage's ``POST /events`` API (``--to crossengage``).
+
+Settings, from the environment or ``.env`` (other variables are ignored):
+
+- ``MSGEVENTS_CROSSENGAGE_API_KEY`` (required): the Master API key, sent as
+  ``X-XNG-AuthToken``; never logged, shown or stored (the ledger names the
+  tenant by base URL and a hash of the key).
+- ``MSGEVENTS_CROSSENGAGE_BASE_URL`` (``https://api.crossengage.io``).
+- ``MSGEVENTS_CROSSENGAGE_CONCURRENCY`` (8, 1..64): requests in flight.
+- ``MSGEVENTS_CROSSENGAGE_RATE_LIMIT`` (unset): at most this many requests per
+  second, retries included (a token bucket shared by every worker).
+- ``MSGEVENTS_CROSSENGAGE_MAX_EVENTS_PER_REQUEST`` (50, 1..50).
+- ``MSGEVENTS_CROSSENGAGE_TIMEOUT`` (30): read timeout per request, seconds.
+- ``MSGEVENTS_CROSSENGAGE_RETRIES`` (6): attempts per request, the first included.
+
+**Concurrency.** CrossEngage publishes no rate limit (no 429s, no rate-limit
+headers, only payload caps), so the default is a modest 8 requests in flight:
+fast enough that uploads are rarely the bottleneck (at 50 ms per request, about
+160 requests/s, up to 8,000 events/s with full bodies), small enough not to
+hurt a tenant. Raise ``CONCURRENCY`` when CrossEngage agrees to more; set
+``RATE_LIMIT`` when they ask for a ceiling. Requests reuse pooled connections
+(one session, pool size = concurrency). :meth:`CrossEngageSink.submit` blocks
+while ``2 × CONCURRENCY`` request bodies wait, so memory does not grow with
+the number of events.
+
+**Outcomes**, per request (one user, at most 50 events, built by
+:func:`msgevents.formats.api_bodies`):
+
+- any 2xx (CrossEngage answers 202): the events are delivered;
+- 5xx, 429 (``Retry-After`` honoured), timeouts and dropped connections are
+  retried with exponential backoff and jitter by :class:`msgevents.HttpClient`;
+  when the attempts run out the events are *failed* (kept pending for the next
+  run) and the circuit opens: later requests of this run fail at once, without
+  being sent, so a dead CrossEngage costs one retry schedule, not one per request;
+- 400 is not retried as is: the events are re-sent one per request, and each
+  event refused on its own is *rejected* with the response body as the reason
+  (``{"field":"event","type":"UNKNOWN_VALUE"}``: the event type is not
+  activated in the tenant); the others are delivered;
+- 401/403: :meth:`~CrossEngageSink.poll` and :meth:`~CrossEngageSink.flush`
+  raise :class:`CrossEngageAuthError` (an :class:`msgevents.AuthError`, exit 3);
+- an attempt whose outcome was unknowable (timeout or connection lost after the
+  request left) marks the :class:`~msgevents.Outcome` ``ambiguous`` and is
+  counted in ``stats.ambiguous``: if it was processed, the retry is a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from msgevents import __version__
+from msgevents.errors import AuthError, ConfigError
+from msgevents.events import Event
+from msgevents.formats import MAX_EVENTS_PER_REQUEST, api_bodies
+from msgevents.hookspecs import hookimpl
+from msgevents.http import HttpClient, RetriesExhaustedError, RetryPolicy
+from msgevents.provider import load_settings
+from msgevents.redact import add_secret, redact
+from msgevents.sink import Outcome, Receipt, Sink, ledger_key
+
+__all__ = ["CrossEngageAuthError", "CrossEngageSettings", "CrossEngageSink", "TokenBucket"]
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "MSGEVENTS_CROSSENGAGE_"
+API_KEY_ENV = ENV_PREFIX + "API_KEY"
+CONNECT_TIMEOUT = 10.0
+#: Statuses answered to the content of a request: isolate the offending events.
+REJECT_STATUSES = frozenset({400, 413, 422})
+
+
+class CrossEngageSettings(BaseSettings):
+    """Settings of the ``crossengage`` sink (env ``MSGEVENTS_CROSSENGAGE_…``, ``.env`` read)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+
+    api_key: SecretStr | None = Field(None, description="Master API key (X-XNG-AuthToken)")
+    base_url: str = Field("https://api.crossengage.io", description="events API base URL")
+    concurrency: int = Field(8, ge=1, le=64, description="requests in flight")
+    rate_limit: float | None = Field(None, gt=0, description="max requests per second")
+    max_events_per_request: int = Field(MAX_EVENTS_PER_REQUEST, ge=1, le=MAX_EVENTS_PER_REQUEST)
+    timeout: float = Field(30.0, gt=0, description="read timeout per request, seconds")
+    retries: int = Field(6, ge=1, le=20, description="attempts per request, the first included")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError("must be an http(s) URL such as https://api.crossengage.io")
+        return value
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable that sets ``field``."""
+        return f"{ENV_PREFIX}{field}".upper()
+
+    @classmethod
+    def load(cls, **overrides: Any) -> CrossEngageSettings:
+        """Read the settings; :class:`~msgevents.ConfigError` names any missing or invalid variable."""
+        settings = cast(CrossEngageSettings, load_settings(cls, **overrides))  # type: ignore[arg-type]
+        settings.require_key()
+        return settings
+
+    def require_key(self) -> str:
+        key = self.api_key.get_secret_value().strip() if self.api_key else ""
+        if not key:
+            raise ConfigError(
+                f"missing setting: {API_KEY_ENV} (the CrossEngage Master API key, "
+                "found in CrossEngage under Settings → System setup → API keys)"
+            )
+        return key
+
+
+class CrossEngageAuthError(AuthError):
+    """CrossEngage refused the API key (401/403).
+
+    ``outcomes`` holds what completed before the refusal was raised (some
+    events may have been delivered): the pipeline should record them before
+    aborting.
+    """
+
+    def __init__(self, message: str, outcomes: list[Outcome] | None = None):
+        super().__init__(message)
+        self.outcomes = outcomes or []
+
+
+class TokenBucket:
+    """At most ``rate`` acquisitions per second on average, bursts of ``burst``; thread-safe.
+
+    A caller reserves its token under the lock and sleeps outside it, so waiting
+    threads are served in order and the rate holds across threads.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate, self.capacity = rate, max(1.0, burst)
+        self._clock, self._sleep = clock, sleep
+        self._tokens, self._last = self.capacity, clock()
+        self._lock = threading.Lock()
+        self.acquired = 0
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate) - 1
+            self._last = now
+            self.acquired += 1
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+
+
+class _PacedSession(requests.Session):
+    """A session whose every request (retries too) first takes a token."""
+
+    def __init__(self, bucket: TokenBucket) -> None:
+        super().__init__()
+        self.bucket = bucket
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.bucket.acquire()
+        return super().request(*args, **kwargs)
+
+
+@dataclass
+class _Body:
+    events: list[Event]
+    body: dict[str, Any]
+    tag: Any
+
+
+class CrossEngageSink(Sink):
+    """Delivers events to the CrossEngage events API with a bounded pool of worker threads."""
+
+    name = "crossengage"
+    help = "CrossEngage events API (POST /events); settings MSGEVENTS_CROSSENGAGE_*"
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        settings: CrossEngageSettings | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if target:
+            raise ConfigError(
+                f"--to crossengage takes no target (got 'crossengage:{target}'); "
+                f"set {ENV_PREFIX}BASE_URL to choose the endpoint"
+            )
+        super().__init__(target)
+        self.settings = settings if settings is not None else CrossEngageSettings.load()
+        api_key = self.settings.require_key()
+        add_secret(api_key)
+        self._tenant = hashlib.sha256(api_key.encode()).hexdigest()[:12]
+        self.url = f"{self.settings.base_url}/events"
+        concurrency = self.settings.concurrency
+        self.bucket = TokenBucket(self.settings.rate_limit) if self.settings.rate_limit else None
+        self.http = HttpClient(
+            name="crossengage",
+            timeout=(CONNECT_TIMEOUT, self.settings.timeout),
+            retry=RetryPolicy(attempts=self.settings.retries),
+            pool_size=concurrency,
+            stats=self.stats,
+            headers={
+                "X-XNG-AuthToken": api_key,
+                "X-XNG-ApiVersion": "1",
+                "Content-Type": "application/json",
+                "User-Agent": f"msgevents/{__version__}",
+            },
+            sleep=sleep,
+            session=_PacedSession(self.bucket) if self.bucket else requests.Session(),
+        )
+        self._todo: queue.Queue[_Body | None] = queue.Queue(maxsize=2 * concurrency)
+        self._done: queue.Queue[Outcome] = queue.Queue()
+        self._workers: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._halted: str | None = None  # why nothing more is sent this run
+        self._auth_error: str | None = None
+        self._closed = False
+
+    @classmethod
+    def from_target(cls, target: str | None) -> CrossEngageSink:
+        """The sink for ``--to crossengage``, configured from the environment."""
+        return cls(target)
+
+    # -- identity -------------------------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        return f"crossengage:{self.settings.base_url}#{self._tenant}"
+
+    @property
+    def description(self) -> str:
+        return f"CrossEngage {self.settings.base_url}"
+
+    def secret_values(self) -> list[str]:
+        return [self.settings.require_key()]
+
+    # -- the Sink protocol --------------------------------------------------------------
+
+    def submit(self, events: Sequence[Event], tag: Any = None) -> None:
+        """Queue the events as request bodies; blocks while ``2 × concurrency`` bodies wait."""
+        if self._closed:
+            raise RuntimeError("submit() after close()")
+        self._start_workers()
+        for chunk, body in api_bodies(events, self.settings.max_events_per_request):
+            item = _Body(chunk, body, tag)
+            if self._halted:  # fail at once, without waiting for a worker
+                self._done.put(self._failed(item.events, item.tag, self._not_sent()))
+            else:
+                self._todo.put(item)
+
+    def poll(self) -> list[Outcome]:
+        outcomes = []
+        while True:
+            try:
+                outcomes.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if self._auth_error:
+            raise CrossEngageAuthError(self._auth_error, outcomes)
+        return outcomes
+
+    def flush(self) -> list[Outcome]:
+        self._todo.join()
+        return self.poll()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._halt("the sink was closed")
+        for _ in self._workers:
+            self._todo.put(None)
+        for worker in self._workers:
+            worker.join()
+        self.http.close()
+
+    def __enter__(self) -> CrossEngageSink:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # -- workers ----------------------------------------------------------------------
+
+    def _start_workers(self) -> None:
+        with self._lock:
+            while len(self._workers) < self.settings.concurrency:
+                worker = threading.Thread(
+                    target=self._work, name=f"crossengage-{len(self._workers)}", daemon=True
+                )
+                worker.start()
+                self._workers.append(worker)
+
+    def _work(self) -> None:
+        while True:
+            item = self._todo.get()
+            try:
+                if item is None:
+                    return
+                outcome = Outcome()
+                try:
+                    self._deliver(item.events, item.body, item.tag, outcome)
+                except Exception as exc:  # a bug here must neither lose events nor hang flush()
+                    log.exception("crossengage: unexpected error while delivering")
+                    self._halt(f"internal error: {type(exc).__name__}")
+                    settled = {r.key for r in outcome.delivered}
+                    settled.update(r.key for r, _event, _why in outcome.rejected)
+                    settled.update(r.key for r, _event in outcome.failed)
+                    rest = [e for e in item.events if ledger_key(e) not in settled]
+                    outcome.failed.extend((Receipt.of(e, item.tag), e) for e in rest)
+                    outcome.error = self._not_sent()
+                self._done.put(outcome)
+            finally:
+                self._todo.task_done()
+
+    def _deliver(self, events: list[Event], body: dict[str, Any], tag: Any, outcome: Outcome) -> None:
+        """Send one body and record what became of its events in ``outcome``."""
+        status, detail = self._send(body, outcome)
+        if status is not None and 200 <= status < 300:
+            outcome.delivered.extend(Receipt.of(e, tag) for e in events)
+        elif status in REJECT_STATUSES and len(events) > 1:
+            log.info(
+                "crossengage: HTTP %d for %d events: %s; re-sending them one per request",
+                status,
+                len(events),
+                detail,
+            )
+            for single, single_body in api_bodies(events, 1):
+                self._deliver(single, single_body, tag, outcome)
+        elif status in REJECT_STATUSES:
+            event = events[0]
+            outcome.rejected.append((Receipt.of(event, tag), event, rejection_reason(event, status, detail)))
+        else:
+            failed = self._failed(events, tag, detail)
+            outcome.failed.extend(failed.failed)
+            outcome.error = outcome.error or failed.error
+
+    def _send(self, body: dict[str, Any], outcome: Outcome) -> tuple[int | None, str]:
+        """POST one body: ``(status, response text)``, or ``(None, why)`` when it got no answer."""
+        if self._halted:
+            return None, self._not_sent()
+        try:
+            response = self.http.request("POST", self.url, data=orjson.dumps(body), allow_redirects=False)
+        except RetriesExhaustedError as exc:
+            outcome.ambiguous |= exc.ambiguous
+            self._halt(str(exc))
+            return None, redact(str(exc))
+        outcome.ambiguous |= bool(getattr(response, "ambiguous", False))
+        status, text = response.status_code, redact(response.text[:1000].strip())
+        if status in (401, 403):
+            self._auth_error = (
+                f"CrossEngage refused the API key (HTTP {status} from POST {self.url}); check {API_KEY_ENV}"
+            )
+            self._halt(self._auth_error)
+            return None, self._auth_error
+        if not (200 <= status < 300 or status in REJECT_STATUSES):
+            problem = f"unexpected HTTP {status} from POST {self.url}: {text[:200] or '(empty)'}"
+            if status in (404, 405) or 300 <= status < 400:
+                problem += f"; check {ENV_PREFIX}BASE_URL"
+            self._halt(problem)
+            return None, problem
+        return status, text
+
+    def _halt(self, reason: str) -> None:
+        with self._lock:
+            if self._halted:
+                return
+            self._halted = reason
+        if reason != "the sink was closed":
+            log.warning("crossengage: %s; sending nothing more this run", reason)
+
+    def _not_sent(self) -> str:
+        return f"not sent: {self._halted}"
+
+    @staticmethod
+    def _failed(events: Sequence[Event], tag: Any, reason: str) -> Outcome:
+        return Outcome(failed=[(Receipt.of(e, tag), e) for e in events], error=reason)
+
+
+def rejection_reason(event: Event, status: int, body: str) -> str:
+    """Why CrossEngage refused one event, from its 400 body."""
+    reason = f"CrossEngage rejected the event: HTTP {status} {body[:500] or '(empty body)'}"
+    try:
+        problem = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return reason
+    if not isinstance(problem, dict):
+        return reason
+    if problem.get("field") == "event" and problem.get("type") == "UNKNOWN_VALUE":
+        return (
+            f"{reason}: event type {event.event.value!r} is not activated in the tenant; ask "
+            "your CrossEngage CSM (or support@crossengage.io) to activate it, then replay the "
+            "quarantine file"
+        )
+    if "field" in problem:
+        return f"{reason}: field {problem['field']!r} was refused ({problem.get('type', '?')})"
+    return reason
+
+
+@hookimpl
+def register_sinks(register: Callable[[type[Sink]], None]) -> None:
+    register(CrossEngageSink)

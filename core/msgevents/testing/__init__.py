@@ -1,0 +1,5 @@
+"""Test helpers shipped with the core, for plugin authors and our own black-box tests.
+
+- :mod:`msgevents.testing.crossengage_emulator`: a local CrossEngage events API
+  that validates every request strictly and injects faults.
+"""

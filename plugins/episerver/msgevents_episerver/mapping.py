@@ -1,0 +1,200 @@
+"""Pure mapping of Optimizely records to canonical events (``reference/episerver.md`` §7).
+
+Closed-loop rows (SOAP pages and export files) arrive as dicts of column name →
+string; REST unsubscribes as the JSON element. Everything that depends on the
+settings (event type per stream, identity rule, timestamp parser, channel,
+type) is decided once in :class:`Mapper`, so mapping a record is a few dict
+look-ups and one :class:`msgevents.Event`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgevents
+from msgevents import EventType, MappingError, NotModelled
+from msgevents.timestamps import (
+    TimestampError,
+    parse_epoch_millis,
+    parse_epoch_seconds,
+    parse_iso8601,
+    parse_with_format,
+)
+from msgevents_episerver.settings import EpiserverSettings
+
+__all__ = ["PROVIDER", "RESPONSE_CATEGORIES", "STREAM_EVENTS", "Mapper"]
+
+PROVIDER = "episerver"
+#: The event of every closed-loop stream but ``responses``.
+STREAM_EVENTS = {
+    "recipients": EventType.SENT,
+    "opens": EventType.VIEWED,
+    "clicks": EventType.CLICKED,
+    "unsubscribes": EventType.UNSUBSCRIBED,
+}
+#: Response categories we model; others (autoresponder, unknown, custom) are not modelled.
+RESPONSE_CATEGORIES = {
+    "hardbounce": EventType.HARD_BOUNCED,
+    "softbounce": EventType.SOFT_BOUNCED,
+}
+
+Identity = Callable[[str], tuple[str | None, str | None]]
+
+
+def _auto(recipient: str) -> tuple[str | None, str | None]:
+    return (None, recipient) if "@" in recipient else (recipient, None)
+
+
+def _user_id(recipient: str) -> tuple[str | None, str | None]:
+    return recipient, None
+
+
+def _email(recipient: str) -> tuple[str | None, str | None]:
+    if "@" not in recipient:
+        raise MappingError(
+            f"column recipient_id: {recipient!r} is not an e-mail address "
+            "(MSGEVENTS_EPISERVER_IDENTITY=email)"
+        )
+    return None, recipient
+
+
+_IDENTITIES: dict[str, Identity] = {"auto": _auto, "user_id": _user_id, "email": _email}
+
+
+def _epoch_millis(value: str) -> datetime:
+    return parse_epoch_millis(int(value) if value.isdigit() else value)
+
+
+def timestamp_parser(fmt: str) -> Callable[[str], datetime]:
+    """The parser of the ``timestamp`` column for setting ``TIMESTAMP_FORMAT=fmt``."""
+    if fmt == "epoch_millis":
+        return _epoch_millis
+    if fmt == "epoch_seconds":
+        return parse_epoch_seconds
+    if fmt == "iso8601":
+        return parse_iso8601
+    return lambda value: parse_with_format(value, fmt)
+
+
+class Mapper:
+    """Maps records of one account with one set of settings; call it with a record."""
+
+    def __init__(self, settings: EpiserverSettings, account: str) -> None:
+        self.account = account
+        self._identity = _IDENTITIES[settings.identity]
+        self._parse_time = timestamp_parser(settings.timestamp_format)
+        self._common = {
+            "provider": PROVIDER,
+            "account": account,
+            "channel": settings.channel,
+            "type": settings.message_type,
+        }
+        self._handlers: dict[str, Callable[[msgevents.Record], list[msgevents.Event] | NotModelled]]
+        self._handlers = {
+            "recipients": self._row,
+            "opens": self._row,
+            "clicks": self._row,
+            "responses": self._response,
+            "unsubscribes": self._unsubscribe,
+        }
+
+    def __call__(self, record: msgevents.Record) -> list[msgevents.Event] | NotModelled:
+        handler = self._handlers.get(record.stream)
+        if handler is None:
+            raise MappingError(f"unknown Optimizely stream {record.stream!r}")
+        return handler(record)
+
+    # -- closed-loop rows ------------------------------------------------------------------
+
+    def _row(
+        self,
+        record: msgevents.Record,
+        event: EventType | None = None,
+        native_type: str | None = None,
+    ) -> list[msgevents.Event]:
+        data = record.data
+        stream = record.stream
+        recipient = (data.get("recipient_id") or "").strip()
+        if not recipient:
+            raise MappingError("column recipient_id is empty")
+        user_id, email = self._identity(recipient)
+        raw_time = (data.get("timestamp") or "").strip()
+        if not raw_time:
+            raise MappingError("column timestamp is empty")
+        try:
+            timestamp = self._parse_time(raw_time)
+        except TimestampError as exc:
+            raise MappingError(f"column timestamp: {exc}") from None
+        mailing = (data.get("mailing_id") or "").strip()
+        if mailing and not mailing.isdigit():
+            raise MappingError(
+                f"column mailing_id: {mailing!r} is not a mailing id (a number); "
+                f"check MSGEVENTS_EPISERVER_COLUMNS_{stream.upper()}"
+            )
+        if stream == "unsubscribes" and mailing == "0":
+            mailing = ""  # a global unsubscribe
+        url = ((data.get("link_url") or "").strip() or None) if stream == "clicks" else None
+        return [
+            msgevents.Event(
+                user_id=user_id,
+                email=email,
+                event=event or STREAM_EVENTS[stream],
+                timestamp=timestamp,
+                url=url,
+                campaign_id=mailing or None,
+                message_id=mailing or None,
+                native_type=native_type or stream,
+                **self._common,
+            )
+        ]
+
+    def _response(self, record: msgevents.Record) -> list[msgevents.Event] | NotModelled:
+        category = (record.data.get("category") or "").strip().lower()
+        if not category:
+            raise MappingError("column category is empty")
+        event = RESPONSE_CATEGORIES.get(category)
+        if event is None:
+            return NotModelled(category)
+        return self._row(record, event, category)
+
+    # -- REST unsubscribes -----------------------------------------------------------------
+
+    def _unsubscribe(self, record: msgevents.Record) -> list[msgevents.Event]:
+        data = record.data
+        if "recipientId" not in data:  # an export-file row
+            return self._row(record)
+        recipient = str(data.get("recipientId") or "").strip()
+        if not recipient:
+            raise MappingError("field recipientId is empty")
+        user_id, email = self._identity(recipient)
+        try:
+            timestamp = parse_iso8601(data.get("created"))  # type: ignore[arg-type]
+        except TimestampError as exc:
+            raise MappingError(f"field created: {exc}") from None
+        mailing = _rest_id(data.get("mailingId"))
+        return [
+            msgevents.Event(
+                user_id=user_id,
+                email=email,
+                event=EventType.UNSUBSCRIBED,
+                timestamp=timestamp,
+                campaign_id=mailing,
+                message_id=mailing,
+                native_type="unsubscribes",
+                **self._common,
+            )
+        ]
+
+
+def _rest_id(value: Any) -> str | None:
+    """A REST mailing id as a string; absent or 0 (a global unsubscribe) → None."""
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if not text or text == "0":
+        return None
+    if not text.isdigit():
+        raise MappingError(f"field mailingId: {value!r} is not a mailing id (a number)")
+    return text

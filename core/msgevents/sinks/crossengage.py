@@ -36,8 +36,9 @@ the number of events.
   event refused on its own is *rejected* with the response body as the reason
   (``{"field":"event","type":"UNKNOWN_VALUE"}``: the event type is not
   activated in the tenant); the others are delivered;
-- 401/403: :meth:`~CrossEngageSink.poll` and :meth:`~CrossEngageSink.flush`
-  raise :class:`CrossEngageAuthError` (an :class:`msgevents.AuthError`, exit 3);
+- 401/403: nothing more is sent and the next :meth:`~CrossEngageSink.poll` or
+  :meth:`~CrossEngageSink.flush` raises :class:`msgevents.AuthError` (exit 3)
+  naming the variable, never the key; the outcomes stay available to ``poll()``;
 - an attempt whose outcome was unknowable (timeout or connection lost after the
   request left) marks the :class:`~msgevents.Outcome` ``ambiguous`` and is
   counted in ``stats.ambiguous``: if it was processed, the retry is a duplicate.
@@ -70,7 +71,7 @@ from msgevents.provider import load_settings
 from msgevents.redact import add_secret, redact
 from msgevents.sink import Outcome, Receipt, Sink, ledger_key
 
-__all__ = ["CrossEngageAuthError", "CrossEngageSettings", "CrossEngageSink", "TokenBucket"]
+__all__ = ["CrossEngageSettings", "CrossEngageSink", "TokenBucket"]
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class CrossEngageSettings(BaseSettings):
     @classmethod
     def load(cls, **overrides: Any) -> CrossEngageSettings:
         """Read the settings; :class:`~msgevents.ConfigError` names any missing or invalid variable."""
-        settings = cast(CrossEngageSettings, load_settings(cls, **overrides))  # type: ignore[arg-type]
+        settings = cast(CrossEngageSettings, load_settings(cls, **overrides))
         settings.require_key()
         return settings
 
@@ -125,19 +126,6 @@ class CrossEngageSettings(BaseSettings):
                 "found in CrossEngage under Settings → System setup → API keys)"
             )
         return key
-
-
-class CrossEngageAuthError(AuthError):
-    """CrossEngage refused the API key (401/403).
-
-    ``outcomes`` holds what completed before the refusal was raised (some
-    events may have been delivered): the pipeline should record them before
-    aborting.
-    """
-
-    def __init__(self, message: str, outcomes: list[Outcome] | None = None):
-        super().__init__(message)
-        self.outcomes = outcomes or []
 
 
 class TokenBucket:
@@ -237,6 +225,7 @@ class CrossEngageSink(Sink):
         self._lock = threading.Lock()
         self._halted: str | None = None  # why nothing more is sent this run
         self._auth_error: str | None = None
+        self._auth_raised = False
         self._closed = False
 
     @classmethod
@@ -272,17 +261,26 @@ class CrossEngageSink(Sink):
                 self._todo.put(item)
 
     def poll(self) -> list[Outcome]:
+        """Completed outcomes; never blocks, except once when raising :class:`~msgevents.AuthError`.
+
+        When CrossEngage refused the key, the first call after that raises,
+        having let the requests in flight finish; later calls return every
+        outcome (the events not delivered are ``failed``), so the pipeline can
+        still record them.
+        """
+        if self._auth_error and not self._auth_raised:
+            self._auth_raised = True
+            self._todo.join()
+            raise AuthError(self._auth_error)
         outcomes = []
         while True:
             try:
                 outcomes.append(self._done.get_nowait())
             except queue.Empty:
-                break
-        if self._auth_error:
-            raise CrossEngageAuthError(self._auth_error, outcomes)
-        return outcomes
+                return outcomes
 
     def flush(self) -> list[Outcome]:
+        """Wait for every submitted event and return the outcomes not yet polled."""
         self._todo.join()
         return self.poll()
 

@@ -164,6 +164,7 @@ class _Server(ThreadingMixIn, HTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients can reuse connections
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
     server: _Server
 
     def setup(self) -> None:
@@ -281,7 +282,7 @@ class CrossEngageEmulator:
             self._state = open(self.state_file, "a", encoding="utf-8")  # noqa: SIM115
         self._server = _Server(self, self._address)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="crossengage-emulator", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="crossengage-emulator", daemon=True
         )
         self._thread.start()
         return self

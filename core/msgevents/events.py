@@ -8,7 +8,8 @@ names them.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -33,6 +34,9 @@ class EventType(StrEnum):
 
 
 _OPTIONAL_TEXT = ("channel", "type", "url", "campaign_id", "message_id", "native_type")
+_HAS_SPACE = re.compile(r"\s").search
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def compute_event_id(
@@ -54,16 +58,15 @@ def compute_event_id(
     identity = identity.strip()
     if "@" in identity:
         identity = identity.lower()
-    parts = (
-        provider.strip(),
-        account.strip(),
-        str(event),
-        identity,
-        (message_id or "").strip(),
-        (url or "").strip(),
-        str(to_epoch_millis(timestamp)),
+    if timestamp.tzinfo is None:
+        millis = to_epoch_millis(timestamp)  # raises: naive
+    else:
+        millis = (timestamp - _EPOCH) // _MILLISECOND
+    text = (
+        f"{provider.strip()}\x1f{account.strip()}\x1f{event}\x1f{identity}\x1f"
+        f"{(message_id or '').strip()}\x1f{(url or '').strip()}\x1f{millis}"
     )
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class Event(BaseModel):
@@ -129,20 +132,18 @@ class Event(BaseModel):
         fields = self.__dict__
         for name in _OPTIONAL_TEXT:
             value = fields[name]
-            if value is not None and not value.strip():
-                fields[name] = None
+            if value is not None and (not value or value[0].isspace() or value[-1].isspace()):
+                fields[name] = value.strip() or None
         user_id = fields["user_id"]
         if user_id is not None:
             user_id = fields["user_id"] = user_id.strip() or None
         email = fields["email"]
         if email is not None:
             email = fields["email"] = email.strip() or None
-            if email is not None and ("@" not in email or any(c.isspace() for c in email)):
+            if email is not None and ("@" not in email or _HAS_SPACE(email)):
                 raise ValueError(f"email {email!r} is not an e-mail address")
         if user_id is None and email is None:
-            raise ValueError(
-                "event has no identity: user_id and email are both empty (set one of them)"
-            )
+            raise ValueError("event has no identity: user_id and email are both empty (set one of them)")
         if not self.provider.strip():
             raise ValueError("provider must not be empty")
         if not fields["event_id"]:

@@ -70,12 +70,10 @@ def api_bodies(
 def feed_object(event: Event) -> dict[str, Any]:
     """One Data Feed object: identity, event, timestamp and properties at top level."""
     fields = event.__dict__
-    key, value = event.identity
-    obj: dict[str, Any] = {
-        key: value,
-        "event": event.event.value,
-        "timestamp": format_timestamp(event.timestamp),
-    }
+    user_id = fields["user_id"]
+    obj: dict[str, Any] = {"id": user_id} if user_id is not None else {"email": fields["email"]}
+    obj["event"] = fields["event"]  # a StrEnum member: serialised as its string
+    obj["timestamp"] = format_timestamp(fields["timestamp"])
     for name in _PROPERTIES:
         prop = fields[name]
         if prop is not None:

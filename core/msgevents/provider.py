@@ -128,7 +128,7 @@ def settings_config(name: str, **extra: Any) -> SettingsConfigDict:
     )
 
 
-def load_settings(settings_class: type[ProviderSettings], **overrides: Any) -> ProviderSettings:
+def load_settings(settings_class: type[BaseSettings], **overrides: Any) -> Any:
     """Build a settings model, turning validation errors into :class:`ConfigError`.
 
     The message names each bad variable and why, never its value (it may be a secret).
@@ -139,7 +139,9 @@ def load_settings(settings_class: type[ProviderSettings], **overrides: Any) -> P
         problems = []
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "?"
-            problems.append(f"{settings_class.env_name(field)}: {error['msg']}")
+            env_name = getattr(settings_class, "env_name", None)
+            name = env_name(field) if env_name else field
+            problems.append(f"{name}: {error['msg']}")
         raise ConfigError("invalid setting(s): " + "; ".join(problems)) from None
 
 

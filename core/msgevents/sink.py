@@ -36,9 +36,7 @@ __all__ = [
 
 def ledger_key(event: Event) -> bytes:
     """The 16-byte ledger key of an event: its provider and event id, hashed."""
-    return hashlib.blake2b(
-        f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16
-    ).digest()
+    return hashlib.blake2b(f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16).digest()
 
 
 class Receipt(NamedTuple):
@@ -150,6 +148,15 @@ class Sink:
     def __init__(self, target: str | None) -> None:
         self.target = target
         self.stats = DeliveryStats()
+
+    @classmethod
+    def from_target(cls, target: str | None) -> Sink:
+        """Build the sink from the part of ``--to`` after the colon (``None`` when absent).
+
+        Read the sink's own settings here and raise
+        :class:`~msgevents.errors.ConfigError` naming any missing or invalid one.
+        """
+        return cls(target)
 
     @property
     def key(self) -> str:

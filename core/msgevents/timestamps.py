@@ -41,9 +41,7 @@ class TimestampError(ValueError):
 
 def _checked(value: object, result: datetime) -> datetime:
     if not _MIN <= result < _MAX:
-        raise TimestampError(
-            f"timestamp {value!r} is {result.isoformat()}, outside 1990..2200: wrong unit?"
-        )
+        raise TimestampError(f"timestamp {value!r} is {result.isoformat()}, outside 1990..2200: wrong unit?")
     return result
 
 
@@ -160,7 +158,25 @@ def format_timestamp(moment: datetime) -> str:
             raise TimestampError(f"naive datetime {moment!r}: a timezone is required")
         moment = moment.astimezone(UTC)
     millis = moment.microsecond // 1000
-    base = moment.replace(microsecond=0, tzinfo=None).isoformat()
+    base = _base_of(moment)
     if millis:
         return f"{base}.{millis:03d}Z"
     return base + "Z"
+
+
+def _base_of(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of a UTC datetime; bulk data repeats seconds, so the last one is kept.
+
+    The cache is one tuple, replaced whole, so concurrent threads never see a torn entry.
+    """
+    global _last
+    second = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    cached = _last
+    if cached[0] == second:
+        return cached[1]
+    base = moment.replace(microsecond=0, tzinfo=None).isoformat()
+    _last = (second, base)
+    return base
+
+
+_last: tuple[tuple[int, ...], str] = ((), "")

@@ -1,0 +1,644 @@
+"""A collection run: read native records, map, check, deduplicate, deliver, commit.
+
+The order of one run (``Collector.run``):
+
+1. take the run lock, open the state, let the sink reconcile what a killed run
+   left (feed files), prune the ledger;
+2. send the **outbox** (events a previous run could not deliver) first;
+3. read records: API streams over the planned windows (:mod:`msgevents.windows`),
+   or ``--input`` files whole, or quarantine entries (``replay``);
+4. per record: quarantine what the reader could not parse, map (pure), count
+   "not modelled", quarantine mapping failures; reject events of undeclared
+   types or of another provider (plugin contract, exit 5); run processors;
+5. drop events whose key is in the ledger (already delivered or rejected), in
+   the outbox (pending) or in flight; submit the rest to the sink in chunks;
+6. for every sink outcome, in one state transaction: ledger rows for what was
+   acknowledged or rejected, the feed file committed, outbox rows cleared, and
+   the position of every stream whose pull completed and whose events are all
+   acknowledged; failed events go to the outbox and hold their stream's position.
+
+Memory is bounded by the chunk size and what the sink keeps in flight, never
+by the number of events in a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from msgevents.errors import (
+    AuthError,
+    ConfigError,
+    IncompleteError,
+    LockedError,
+    MappingError,
+    MsgEventsError,
+)
+from msgevents.events import Event
+from msgevents.formats import event_from_jsonl
+from msgevents.lock import RunLock
+from msgevents.processing import Processor
+from msgevents.provider import NotModelled, Provider, Record
+from msgevents.quarantine import QuarantineWriter
+from msgevents.redact import redact
+from msgevents.report import Progress, RunReport
+from msgevents.sink import Outcome, Sink, ledger_key
+from msgevents.state import StateStore
+from msgevents.timestamps import UTC, format_timestamp
+from msgevents.windows import Plan, plan_windows
+
+__all__ = ["CollectOptions", "Collector", "describe_validation_error"]
+
+log = logging.getLogger(__name__)
+
+OUTBOX = "(outbox)"
+INPUT = "(input)"
+REPLAY = "(replay)"
+
+
+@dataclass
+class CollectOptions:
+    """What ``msgevents collect`` (and ``replay``) asked for."""
+
+    state_path: Path
+    since: datetime | None = None
+    until: datetime | None = None
+    inputs: list[Path] = field(default_factory=list)
+    replay: Path | None = None
+    dry_run: bool = False
+    full_refresh: bool = False
+    limit: int | None = None
+    chunk_size: int = 5000
+    ledger_retention: timedelta = timedelta(days=90)
+    quarantine_dir: Path | None = None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """A one-line reason naming each bad field and showing its value."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "event"
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        parts.append(f"{where}: {message}{shown}")
+    return "; ".join(parts)
+
+
+class _Stop(Exception):
+    """Internal: stop reading (``--limit`` reached, or the sink is down)."""
+
+
+class Collector:
+    """One run of one provider into one sink. Build it, call :meth:`run`, read the report."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        sink: Sink | None,
+        options: CollectOptions,
+        *,
+        processors: Sequence[tuple[str, Processor]] = (),
+        progress: Progress | None = None,
+    ) -> None:
+        self.provider = provider
+        self.sink = sink
+        self.options = options
+        self.processors = list(processors)
+        self.progress = progress or Progress(stream=_NullStream())
+        self.account = provider.account
+        self.supported = provider.supported_events
+        if options.ledger_retention <= provider.restatement:
+            raise ConfigError(
+                "MSGEVENTS_LEDGER_RETENTION must be longer than the provider's restatement window "
+                f"({provider.restatement}); otherwise re-read events would be sent twice"
+            )
+        mode = "replay" if options.replay else ("input" if options.inputs else "live")
+        self.report = RunReport(
+            provider=provider.name,
+            account=self.account,
+            sink=sink.name if sink else "none",
+            destination=sink.description if sink else "",
+            mode=mode,
+            dry_run=options.dry_run,
+        )
+        quarantine_dir = options.quarantine_dir or options.state_path.parent / "quarantine"
+        self.quarantine = QuarantineWriter(quarantine_dir, provider.name, enabled=not options.dry_run)
+        self.state: StateStore | None = None
+        self.sink_id: int | None = None
+        # bookkeeping while running
+        self._inflight: Counter[str] = Counter()
+        self._inflight_keys: set[bytes] = set()
+        self._failed_tags: set[str] = set()
+        self._completed: dict[str, datetime] = {}  # stream -> position to save
+        self._advanced: set[str] = set()
+        self._unparked = 0
+        self._sink_down: str | None = None
+        self._provider_failed: str | None = None
+        self._plugin_broke = False
+        self._buffer: dict[str, list[Event]] = {}
+        self._buffered = 0
+        self._outbox_used = False  # whether the outbox may hold keys of this sink
+
+    # -- the run ------------------------------------------------------------------------
+
+    def run(self) -> RunReport:
+        """Run to the end and return the report; fatal errors are raised with ``.report`` set."""
+        options = self.options
+        lock = None if options.dry_run else RunLock(options.state_path, self.provider.name, self.account)
+        try:
+            if lock is not None:
+                lock.acquire()
+            self._open_state()
+            self._run_inside()
+        except MsgEventsError as exc:
+            self._finish(fatal=exc)
+            exc.report = self.report  # type: ignore[attr-defined]
+            raise
+        except BaseException:
+            self._finish(fatal=None, crashed=True)
+            raise
+        else:
+            self._finish(fatal=None)
+        finally:
+            if self.state is not None:
+                self.state.close()
+            if lock is not None:
+                lock.release()
+        return self.report
+
+    def _open_state(self) -> None:
+        options = self.options
+        if options.dry_run:
+            self.state = StateStore.open_readonly(options.state_path)
+        else:
+            self.state = StateStore.open(options.state_path)
+        if self.sink is not None:
+            self.sink_id = self.state.sink_id(self.sink.key)
+        if not options.dry_run:
+            self.report.run_id = self.state.start_run(
+                self.provider.name, self.account, self.sink.name if self.sink else "none", self.report.mode
+            )
+
+    def _run_inside(self) -> None:
+        options = self.options
+        state = self.state
+        assert state is not None
+        if self.sink is not None and not options.dry_run:
+            assert self.sink_id is not None
+            self.sink.open(state.journal(self.sink_id))
+            state.prune_ledger(options.ledger_retention)
+        self._send_outbox()
+        try:
+            if options.replay is not None:
+                self._read_replay(options.replay)
+            elif options.inputs:
+                self._read_inputs(options.inputs)
+            else:
+                self._read_streams()
+        except _Stop:
+            pass
+        self._submit_buffered()
+        if self.sink is not None and not options.dry_run:
+            self._apply_all(self.sink.flush())
+        self._commit_ready_positions()
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def _send_outbox(self) -> None:
+        state = self.state
+        assert state is not None
+        self._outbox_used = state.outbox_count(self.sink_id) > 0
+        pending = state.outbox_count(self.sink_id, self.provider.name)
+        if not pending:
+            return
+        if self.options.dry_run or self.sink is None:
+            self.report.outbox_pending = pending
+            return
+        for page in state.outbox_batches(self.sink_id, self.provider.name, self.account):
+            events = [event_from_jsonl(payload) for _stream, payload in page]
+            self._inflight[OUTBOX] += len(events)
+            self._inflight_keys.update(ledger_key(e) for e in events)
+            self.sink.submit(events, OUTBOX)
+            self._apply_all(self.sink.poll())
+            if self._sink_down:
+                break
+
+    def _read_streams(self) -> None:
+        provider = self.provider
+        state = self.state
+        assert state is not None
+        positions = state.positions(provider.name, self.account, self.sink_id)
+        if self.options.full_refresh and not self.options.dry_run and self.sink_id is not None:
+            state.reset_positions(provider.name, self.account, self.sink_id)
+        now = provider.now()
+        plan: Plan = plan_windows(
+            provider.streams,
+            positions,
+            now,
+            settle=provider.settle,
+            restatement=provider.restatement,
+            lookback=provider.settings.lookback,
+            retention=provider.retention,
+            ledger_retention=self.options.ledger_retention,
+            since=self.options.since,
+            until=self.options.until,
+            full_refresh=self.options.full_refresh,
+        )
+        self.report.mode = plan.mode
+        for warning in plan.warnings:
+            self.report.warn(warning)
+        for stream in provider.streams:
+            window = plan.windows.get(stream)
+            if window is None:
+                continue
+            info: dict[str, Any] = {
+                "since": format_timestamp(window.since),
+                "until": format_timestamp(window.until),
+                "records": 0,
+                "advanced": False,
+            }
+            self.report.windows[stream] = info
+            before = self.report.records
+            try:
+                for page in provider.pull(stream, window):
+                    self._process_page(stream, page)
+                    info["records"] = self.report.records - before
+            except (AuthError, ConfigError):
+                raise
+            except IncompleteError as exc:
+                self._provider_failed = redact(str(exc))
+                self.report.errors.append(f"stream {stream!r}: {self._provider_failed}")
+                info["records"] = self.report.records - before
+                return  # the provider is failing: the remaining streams keep their positions
+            info["records"] = self.report.records - before
+            self._flush_buffer(stream)
+            if plan.advances:
+                self._completed[stream] = window.until
+            self._commit_ready_positions()
+
+    def _read_inputs(self, paths: list[Path]) -> None:
+        for path in paths:
+            self.report.inputs.append(str(path))
+            for page in self.provider.read_input(path):
+                self._process_page(INPUT, page)
+        self._flush_buffer(INPUT)
+
+    def _read_replay(self, path: Path) -> None:
+        from msgevents.replay import read_quarantine  # local: only replay needs it
+
+        self.report.inputs.append(str(path))
+        for records, events in read_quarantine(path, self.provider.name, self.quarantine):
+            if records:
+                self._process_page(REPLAY, records)
+            events = list(self._checked(events, None))
+            if events:
+                self.report.records += len(events)
+                if self.state is not None and self.sink_id is not None and not self.options.dry_run:
+                    self.state.forget_rejections(self.sink_id, [ledger_key(e) for e in events])
+                self._accept(REPLAY, events)
+        self._flush_buffer(REPLAY)
+
+    # -- records -> events ------------------------------------------------------------------
+
+    def _process_page(self, tag: str, page: Sequence[Record]) -> None:
+        provider = self.provider
+        report = self.report
+        limit = self.options.limit
+        mapped: list[Event] = []
+        for record in page:
+            if limit is not None and report.records >= limit:
+                self._accept(tag, mapped)
+                self._submit_buffered()
+                raise _Stop
+            report.records += 1
+            if record.error is not None:
+                self._quarantine_record(record, record.error)
+                continue
+            try:
+                result = provider.map_record(record)
+            except MappingError as exc:
+                self._quarantine_record(record, str(exc))
+                continue
+            except ValidationError as exc:
+                self._quarantine_record(record, describe_validation_error(exc))
+                continue
+            except Exception as exc:  # a crash in mapping is a plugin bug, but the run goes on
+                self._plugin_broke = True
+                reason = f"plugin error in map_record: {type(exc).__name__}: {exc}"
+                log.debug("map_record crashed on %s", record.source, exc_info=True)
+                self._quarantine_record(record, reason, kind="contract")
+                continue
+            if isinstance(result, NotModelled):
+                report.not_modelled[result.native_type] += 1
+                continue
+            mapped.extend(self._checked(result, record))
+        self._accept(tag, mapped)
+        self.progress.update(report)
+
+    def _checked(self, events: Iterable[Any], record: Record | None) -> Iterator[Event]:
+        """Enforce the plugin contract: canonical events, declared types, own provider name."""
+        for event in events:
+            if not isinstance(event, Event):
+                self._contract_violation(f"map_record returned {type(event).__name__}, not an Event", record)
+                continue
+            if event.event not in self.supported:
+                self.report.count(event.event, "quarantined")
+                self._contract_violation(
+                    f"event type {event.event.value!r} is not declared by provider "
+                    f"{self.provider.name!r} (declared: {sorted(e.value for e in self.supported)})",
+                    record,
+                    event,
+                )
+                continue
+            if event.provider != self.provider.name:
+                self.report.count(event.event, "quarantined")
+                self._contract_violation(
+                    f"event.provider is {event.provider!r}, expected {self.provider.name!r}", record, event
+                )
+                continue
+            yield event
+
+    def _contract_violation(self, reason: str, record: Record | None, event: Event | None = None) -> None:
+        self._plugin_broke = True
+        self.report.contract_violations += 1
+        self.quarantine.add(
+            "contract",
+            reason,
+            account=self.account,
+            stream=record.stream if record else "",
+            source=record.source if record else "",
+            record=record.data if record else None,
+            event=event,
+        )
+
+    def _quarantine_record(self, record: Record, reason: str, kind: str = "mapping") -> None:
+        self.report.unmapped += 1
+        self.quarantine.add(
+            kind,
+            reason,
+            account=self.account,
+            stream=record.stream,
+            source=record.source,
+            record=record.data,
+        )
+
+    def _accept(self, tag: str, events: list[Event]) -> None:
+        """Run processors, count, buffer for submission."""
+        if not events:
+            return
+        for name, processor in self.processors:
+            before = len(events)
+            try:
+                events = list(processor(events, self.provider))
+            except Exception as exc:
+                self._plugin_broke = True
+                raise IncompleteError(f"processor {name!r} failed: {type(exc).__name__}: {exc}") from exc
+            events = list(self._checked(events, None))
+            if len(events) < before:
+                self.report.dropped[name] += before - len(events)
+        self.report.count_all(events, "collected")
+        self._buffer.setdefault(tag, []).extend(events)
+        self._buffered += len(events)
+        if self._buffered >= self.options.chunk_size:
+            self._submit_buffered()
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    def _flush_buffer(self, tag: str) -> None:
+        events = self._buffer.pop(tag, None)
+        if events:
+            self._buffered -= len(events)
+            self._submit(tag, events)
+
+    def _submit_buffered(self) -> None:
+        for tag in list(self._buffer):
+            self._flush_buffer(tag)
+
+    def _submit(self, tag: str, events: list[Event]) -> None:
+        """Drop what is known (ledger, outbox, in flight, earlier in this batch); send the rest."""
+        state = self.state
+        assert state is not None
+        keys = [ledger_key(e) for e in events]
+        known = state.known(self.sink_id, keys)
+        waiting = state.known_in_outbox(self.sink_id, keys) if self._outbox_used else set()
+        fresh: list[Event] = []
+        fresh_keys: set[bytes] = set()
+        inflight = self._inflight_keys
+        for event, key in zip(events, keys, strict=True):
+            if key in known:
+                self.report.count(event.event, "already_delivered")
+            elif key in waiting or key in inflight or key in fresh_keys:
+                continue  # pending in the outbox, or a duplicate within this run
+            else:
+                fresh.append(event)
+                fresh_keys.add(key)
+        if not fresh:
+            return
+        if self.options.dry_run or self.sink is None:
+            for event in fresh:
+                self.report.count(event.event, "pending")
+            return
+        if self._sink_down is not None:
+            self._park([(event, tag) for event in fresh])
+            for event in fresh:
+                self.report.count(event.event, "pending")
+            self._failed_tags.add(tag)
+            return
+        self._inflight[tag] += len(fresh)
+        inflight.update(fresh_keys)
+        self.sink.submit(fresh, tag)
+        self._apply_all(self.sink.poll())
+        if self._sink_down is not None and self.report.mode != "input":
+            raise _Stop  # no point pulling more: positions stay, the next run re-reads
+
+    def _apply_all(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            self._apply(outcome)
+
+    def _apply(self, outcome: Outcome) -> None:
+        """Commit one outcome: ledger, file, outbox and ready positions in one transaction."""
+        state = self.state
+        assert state is not None
+        assert self.sink_id is not None
+        report = self.report
+        delivered: list[bytes] = []
+        rejected: list[bytes] = []
+        outbox_done: list[bytes] = []
+        inflight_keys = self._inflight_keys
+        tags: Counter[str] = Counter()
+        types: Counter[str] = Counter()
+        for receipt in outcome.delivered:
+            delivered.append(receipt.key)
+            inflight_keys.discard(receipt.key)
+            tags[receipt.tag] += 1
+            types[receipt.event_type] += 1
+            if receipt.tag == OUTBOX:
+                outbox_done.append(receipt.key)
+        self._inflight.subtract(tags)
+        report.outbox_sent += tags[OUTBOX]
+        for event_type, amount in types.items():
+            report.count(event_type, "delivered", amount)
+        for receipt, event, reason in outcome.rejected:
+            rejected.append(receipt.key)
+            self._settle(receipt.key, receipt.tag)
+            if receipt.tag == OUTBOX:
+                outbox_done.append(receipt.key)
+            report.count(receipt.event_type, "rejected")
+            self.quarantine.add(
+                "rejected", reason, account=event.account, stream=_stream_of(receipt.tag), event=event
+            )
+        if outcome.failed:
+            self._sink_down = redact(outcome.error or "the sink did not acknowledge")
+            to_park = []
+            for receipt, event in outcome.failed:
+                self._settle(receipt.key, receipt.tag)
+                self._failed_tags.add(receipt.tag)
+                report.count(receipt.event_type, "pending")
+                if receipt.tag == OUTBOX:
+                    continue  # still in the outbox
+                if event is None:
+                    self._unparked += 1
+                else:
+                    to_park.append((event, receipt.tag))
+            self._park(to_park)
+        if outcome.ambiguous:
+            report.warn("a request's outcome was unknowable and it was repeated: possible duplicate")
+        positions = self._ready_positions()
+        if delivered or rejected or outbox_done or positions or outcome.file_id is not None:
+            state.acknowledge(
+                self.sink_id,
+                delivered=delivered,
+                rejected=rejected,
+                file_id=outcome.file_id,
+                positions=positions,
+                outbox_done=outbox_done,
+            )
+            self._advanced.update(stream for _p, _a, stream, _pos in positions)
+            for _p, _a, stream, _pos in positions:
+                self.report.windows[stream]["advanced"] = True
+
+    def _settle(self, key: bytes, tag: str) -> None:
+        self._inflight[tag] -= 1
+        self._inflight_keys.discard(key)
+
+    def _park(self, items: list[tuple[Event, str]]) -> None:
+        if items and self.state is not None and self.sink_id is not None:
+            self._outbox_used = True
+            self.state.park(self.sink_id, [(event, _stream_of(tag)) for event, tag in items])
+
+    def _ready_positions(self) -> list[tuple[str, str, str, datetime]]:
+        return [
+            (self.provider.name, self.account, stream, position)
+            for stream, position in self._completed.items()
+            if stream not in self._advanced
+            and stream not in self._failed_tags
+            and self._inflight[stream] == 0
+            and stream not in self._buffer
+        ]
+
+    def _commit_ready_positions(self) -> None:
+        if self.options.dry_run or self.state is None or self.sink_id is None:
+            return
+        positions = self._ready_positions()
+        if positions:
+            self.state.acknowledge(self.sink_id, positions=positions)
+            self._advanced.update(stream for _p, _a, stream, _pos in positions)
+            for _p, _a, stream, _pos in positions:
+                self.report.windows[stream]["advanced"] = True
+
+    # -- the end ------------------------------------------------------------------------------
+
+    def _finish(self, fatal: MsgEventsError | None, crashed: bool = False) -> None:
+        report = self.report
+        sink = self.sink
+        state = self.state
+        if (
+            (
+                fatal is not None
+                and not isinstance(fatal, LockedError)
+                and sink is not None
+                and state is not None
+            )
+            and not self.options.dry_run
+            and self.sink_id is not None
+        ):
+            try:  # keep whatever the sink can still report (e.g. failed events to park)
+                self._apply_all(sink.poll())
+            except Exception:
+                log.debug("collecting outcomes after a fatal error failed", exc_info=True)
+        for closer in (sink.close if sink else None, self.provider.close):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception as exc:
+                report.warn(f"closing {closer.__self__.__class__.__name__} failed: {exc}")
+        self.quarantine.close()
+        self.progress.done()
+        report.ended_at = datetime.now(UTC)
+        if sink is not None:
+            report.delivery = sink.stats.as_dict()
+        if self.quarantine.path is not None:
+            report.quarantine_file = str(self.quarantine.path)
+        files = getattr(sink, "files", None)
+        if files:
+            report.files = [str(p) for p in files]
+        if state is not None and not self.options.dry_run and self.sink_id is not None:
+            report.outbox_pending = state.outbox_count(self.sink_id, self.provider.name)
+        if self._unparked:
+            report.warn(
+                f"{self._unparked} events were written to a feed file that could not be finished; "
+                + (
+                    "re-run the same --input files to deliver them"
+                    if report.mode in ("input", "replay")
+                    else "the next run reads them again"
+                )
+            )
+        if self._sink_down:
+            report.errors.append(f"sink: {self._sink_down}")
+        if self._provider_failed and not any(self._provider_failed in e for e in report.errors):
+            report.errors.append(self._provider_failed)
+        if fatal is not None:
+            report.errors.append(redact(str(fatal)))
+            report.outcome = type(fatal).__name__
+            report.exit_code = None  # the CLI decides, from the error's type
+        elif crashed:
+            report.outcome = "crashed"
+        else:
+            incomplete = bool(
+                self._sink_down or self._provider_failed or report.outbox_pending or self._unparked
+            )
+            if self._plugin_broke:
+                report.exit_code, report.outcome = 5, "plugin contract violated"
+            elif incomplete:
+                report.exit_code, report.outcome = 4, "incomplete"
+            else:
+                report.exit_code, report.outcome = 0, "done"
+        if state is not None and not self.options.dry_run and report.run_id is not None:
+            try:
+                state.finish_run(report.run_id, report.outcome, report.exit_code, report.as_dict())
+            except Exception:
+                log.debug("recording the run report failed", exc_info=True)
+
+
+def _stream_of(tag: str) -> str:
+    return "" if tag in (OUTBOX, INPUT, REPLAY) else tag
+
+
+class _NullStream:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False

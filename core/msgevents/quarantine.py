@@ -1,0 +1,90 @@
+"""Quarantine: records that could not be mapped or were refused, kept with the reason.
+
+One JSON Lines file per run under ``<state dir>/quarantine/``. Each line holds
+``kind`` (``mapping``: the native record could not be mapped; ``contract``: the
+plugin emitted an event it did not declare; ``rejected``: the sink refused the
+event for good), ``provider``, ``account``, ``stream``, ``source``, ``reason``,
+``run_at`` and either ``record`` (the raw native record) or ``event`` (the
+canonical event). ``msgevents replay FILE`` sends them again after a fix.
+Secrets are masked in everything written.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from msgevents.events import Event
+from msgevents.formats import jsonl_object
+from msgevents.redact import redact
+from msgevents.timestamps import UTC, format_timestamp
+
+__all__ = ["QuarantineWriter"]
+
+
+class QuarantineWriter:
+    """Appends entries to ``<directory>/<provider>-<UTC time>.jsonl``; the file is created lazily."""
+
+    def __init__(self, directory: Path, provider: str, *, enabled: bool = True) -> None:
+        self.directory = directory
+        self.provider = provider
+        self.enabled = enabled
+        self.count = 0
+        self.path: Path | None = None
+        self._file: IO[bytes] | None = None
+        self._started = datetime.now(UTC)
+
+    def _open(self) -> IO[bytes]:
+        if self._file is None:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            stamp = self._started.strftime("%Y%m%dT%H%M%SZ")
+            path = self.directory / f"{self.provider}-{stamp}-{os.getpid()}.jsonl"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._file = os.fdopen(fd, "ab")
+            self.path = path
+        return self._file
+
+    def add(
+        self,
+        kind: str,
+        reason: str,
+        *,
+        account: str = "",
+        stream: str = "",
+        source: str = "",
+        record: Any = None,
+        event: Event | None = None,
+    ) -> None:
+        self.count += 1
+        if not self.enabled:
+            return
+        entry: dict[str, Any] = {
+            "kind": kind,
+            "provider": self.provider,
+            "account": account,
+            "stream": stream,
+            "source": source,
+            "reason": redact(reason),
+            "run_at": format_timestamp(self._started),
+        }
+        if record is not None:
+            entry["record"] = record
+        if event is not None:
+            entry["event"] = jsonl_object(event)
+        line = orjson.dumps(entry, default=str)
+        text = line.decode()
+        cleaned = redact(text)
+        if cleaned != text:
+            line = cleaned.encode()
+        self._open().write(line + b"\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None

@@ -1,0 +1,180 @@
+"""The run report: counters kept while a run goes, the JSON report and the human summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from msgevents.events import Event, EventType
+from msgevents.redact import redact
+from msgevents.timestamps import UTC, format_timestamp
+
+__all__ = ["COLUMNS", "Progress", "RunReport"]
+
+#: Per-event-type counters, in summary order.
+COLUMNS = ("collected", "delivered", "already_delivered", "quarantined", "rejected", "pending")
+
+
+@dataclass
+class RunReport:
+    """Everything a run counts; :meth:`as_dict` is the ``--report`` JSON."""
+
+    provider: str
+    account: str
+    sink: str
+    destination: str
+    mode: str
+    dry_run: bool = False
+    run_id: int | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    ended_at: datetime | None = None
+    records: int = 0
+    events: dict[str, Counter[str]] = field(default_factory=dict)
+    not_modelled: Counter[str] = field(default_factory=Counter)
+    unmapped: int = 0  # records quarantined before they had an event type
+    contract_violations: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    outbox_sent: int = 0
+    outbox_pending: int = 0
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    delivery: dict[str, int] = field(default_factory=dict)
+    quarantine_file: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    exit_code: int | None = 0
+    outcome: str = "running"
+
+    def count(self, event_type: EventType | str, column: str, amount: int = 1) -> None:
+        self.events.setdefault(str(event_type), Counter())[column] += amount
+
+    def count_all(self, events: Iterable[Event], column: str) -> None:
+        for event_type, amount in Counter(e.event for e in events).items():
+            self.events.setdefault(event_type, Counter())[column] += amount
+
+    def total(self, column: str) -> int:
+        return sum(counter[column] for counter in self.events.values())
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(redact(message))
+
+    def as_dict(self) -> dict[str, Any]:
+        ordered = [t.value for t in EventType if t.value in self.events]
+        return {
+            "run_id": self.run_id,
+            "provider": self.provider,
+            "account": self.account,
+            "sink": self.sink,
+            "destination": self.destination,
+            "mode": self.mode,
+            "dry_run": self.dry_run,
+            "started_at": format_timestamp(self.started_at),
+            "ended_at": format_timestamp(self.ended_at) if self.ended_at else None,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "records": self.records,
+            "events": {name: {column: self.events[name][column] for column in COLUMNS} for name in ordered},
+            "totals": {column: self.total(column) for column in COLUMNS},
+            "unmapped_quarantined": self.unmapped,
+            "contract_violations": self.contract_violations,
+            "not_modelled": dict(self.not_modelled),
+            "dropped_by_processor": dict(self.dropped),
+            "outbox": {"sent": self.outbox_sent, "pending": self.outbox_pending},
+            "delivery": dict(self.delivery),
+            "windows": self.windows,
+            "inputs": self.inputs,
+            "files": self.files,
+            "quarantine_file": self.quarantine_file,
+            "warnings": self.warnings,
+            "errors": self.errors,
+        }
+
+    def summary(self) -> str:
+        """The human summary printed to stderr at the end of every run."""
+        title = "dry run (nothing sent, state unchanged)" if self.dry_run else self.outcome
+        lines = [
+            f"msgevents collect --provider {self.provider}: {title}",
+            f"  mode {self.mode}, to {self.sink} {self.destination}",
+        ]
+        for stream, window in self.windows.items():
+            lines.append(
+                f"  {stream:<13} {window['since']} .. {window['until']}  "
+                f"{window.get('records', 0)} records"
+                + ("" if window.get("advanced", True) else "  (position kept)")
+            )
+        for path in self.inputs:
+            lines.append(f"  input {path}")
+        header = f"  {'event':<24}" + "".join(f"{c.replace('_', ' '):>19}" for c in COLUMNS)
+        lines.append(header)
+        for event_type in EventType:
+            counter = self.events.get(event_type.value)
+            if counter is None:
+                continue
+            lines.append(f"  {event_type.value:<24}" + "".join(f"{counter[c]:>19}" for c in COLUMNS))
+        lines.append(f"  {'total':<24}" + "".join(f"{self.total(c):>19}" for c in COLUMNS))
+        lines.append(f"  records read: {self.records}")
+        if self.unmapped:
+            lines.append(f"  unmappable records quarantined: {self.unmapped}")
+        if self.contract_violations:
+            lines.append(f"  events rejected as plugin contract violations: {self.contract_violations}")
+        if self.not_modelled:
+            parts = ", ".join(f"{k} {v}" for k, v in sorted(self.not_modelled.items()))
+            lines.append(f"  not modelled (counted, not sent): {parts}")
+        if self.dropped:
+            parts = ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items()))
+            lines.append(f"  dropped by processors: {parts}")
+        if self.outbox_sent or self.outbox_pending:
+            lines.append(
+                f"  outbox: {self.outbox_sent} sent from earlier runs, {self.outbox_pending} pending"
+            )
+        if self.delivery.get("requests") or self.delivery.get("files"):
+            d = self.delivery
+            lines.append(
+                f"  delivery: {d.get('requests', 0)} requests, {d.get('retries', 0)} retries, "
+                f"{d.get('throttled', 0)} throttled (429), {d.get('ambiguous', 0)} ambiguous, "
+                f"{d.get('files', 0)} files"
+            )
+        for path in self.files:
+            lines.append(f"  wrote {path}")
+        if self.quarantine_file:
+            lines.append(f"  quarantine: {self.quarantine_file}")
+        lines.extend(f"  warning: {w}" for w in self.warnings)
+        lines.extend(f"  error: {e}" for e in self.errors)
+        return redact("\n".join(lines))
+
+
+class Progress:
+    """Records, rate and events per type on stderr, about once a second, on a TTY only."""
+
+    def __init__(self, stream: IO[str] | None = None, interval: float = 1.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval
+        self._started = time.monotonic()
+        self._last = self._started
+
+    def update(self, report: RunReport) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        rate = report.records / max(now - self._started, 1e-6)
+        per_type = " ".join(
+            f"{name.removeprefix('Message ')}={counter['collected']}"
+            for name, counter in report.events.items()
+        )
+        self.stream.write(f"\r  {report.records} records, {rate:,.0f}/s  {per_type}\x1b[K")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

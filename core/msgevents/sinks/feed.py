@@ -1,0 +1,231 @@
+"""The ``feed`` sink: CrossEngage Data Feed files in a directory (``--to feed:DIR``).
+
+Each file is ``event_history_YYYYMMDDHHMMSS.json`` (UTC; when that second is
+taken the next free second is used): a JSON array with one flat object per
+line, at most 100,000 physical lines including ``[`` and ``]``. Lines are
+streamed to a hidden temporary file; when a file is full (or the run ends) it
+is fsynced, recorded as *pending* in the state together with its events'
+ledger keys, renamed into place and the directory fsynced. Only then are its
+events acknowledged. A run killed in between leaves a pending record that the
+next run settles: renamed → committed; not renamed → the temporary file is
+deleted and its events are sent again.
+
+Settings: ``MSGEVENTS_FEED_ZIP=1`` writes ``event_history_….json.zip`` holding
+exactly one ``event_history_….json`` (CrossEngage's zip rule);
+``MSGEVENTS_FEED_MAX_LINES`` lowers the per-file line limit (≤ 100,000).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import zipfile
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from msgevents.errors import ConfigError
+from msgevents.events import Event
+from msgevents.formats import dumps, feed_object
+from msgevents.hookspecs import hookimpl
+from msgevents.sink import Outcome, Receipt, Sink, SinkJournal
+from msgevents.timestamps import UTC
+
+__all__ = ["MAX_LINES", "FeedSettings", "FeedSink"]
+
+#: CrossEngage's limit: 100,000 lines per Data Feed file.
+MAX_LINES = 100_000
+PREFIX = "event_history_"
+TMP_PREFIX = ".partial-"
+
+
+class FeedSettings(BaseSettings):
+    """Environment settings of the feed sink (``MSGEVENTS_FEED_…``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MSGEVENTS_FEED_", env_file=".env", extra="ignore", env_ignore_empty=True
+    )
+    zip: bool = Field(False, description="write .json.zip archives holding one file each")
+    max_lines: int = Field(MAX_LINES, ge=3, le=MAX_LINES, description="physical lines per file")
+
+
+class FeedSink(Sink):
+    """Data Feed files written atomically into a directory."""
+
+    name = "feed"
+    help = "feed:DIR — CrossEngage Data Feed files (event_history_*.json) in DIR"
+
+    def __init__(self, target: str | None, settings: FeedSettings | None = None) -> None:
+        super().__init__(target)
+        if not target:
+            raise ConfigError("--to feed needs a directory: --to feed:DIR")
+        if settings is None:
+            try:
+                settings = FeedSettings()
+            except Exception as exc:
+                raise ConfigError(f"invalid MSGEVENTS_FEED_* setting: {exc}") from None
+        self.settings = settings
+        self.directory = Path(target).expanduser().resolve()
+        self._journal: SinkJournal | None = None
+        self._file: IO[bytes] | None = None
+        self._tmp_path: Path | None = None
+        self._receipts: list[Receipt] = []
+        self._lines = 0
+        self._outcomes: list[Outcome] = []
+        self._used_names: set[str] = set()
+        self._broken: str | None = None
+        self.files: list[Path] = []
+
+    @property
+    def key(self) -> str:
+        return f"feed:{self.directory}"
+
+    @property
+    def description(self) -> str:
+        return str(self.directory)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def open(self, journal: SinkJournal) -> None:
+        self._journal = journal
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create feed directory {str(self.directory)!r}: {exc}") from None
+        self.reconcile()
+
+    def reconcile(self) -> None:
+        """Settle files a killed run left pending: renamed → commit; not renamed → resend."""
+        assert self._journal is not None
+        for pending in self._journal.pending_files():
+            renamed = Path(pending.final_path).exists()
+            if not renamed:
+                Path(pending.tmp_path).unlink(missing_ok=True)
+            self._journal.resolve_pending_file(pending.file_id, renamed)
+
+    def submit(self, events: Sequence[Event], tag: Any = None) -> None:
+        capacity = self.settings.max_lines - 2  # "[" and "]"
+        for index, event in enumerate(events):
+            if self._broken is None:
+                try:
+                    if self._file is None:
+                        self._start_file()
+                    line = dumps(feed_object(event))
+                    self._file.write(b"[\n" + line if self._lines == 0 else b",\n" + line)  # type: ignore[union-attr]
+                except OSError as exc:
+                    self._fail(f"feed: cannot write to {self.directory}: {exc.strerror}")
+            if self._broken is not None:
+                failed = [(Receipt.of(e, tag), e) for e in events[index:]]
+                self._outcomes.append(Outcome(failed=failed, error=self._broken))
+                return
+            self._receipts.append(Receipt.of(event, tag))
+            self._lines += 1
+            if self._lines >= capacity:
+                self._finish_file()
+
+    def poll(self) -> list[Outcome]:
+        outcomes, self._outcomes = self._outcomes, []
+        return outcomes
+
+    def flush(self) -> list[Outcome]:
+        if self._file is not None:
+            self._finish_file()
+        return self.poll()
+
+    def close(self) -> None:
+        if self._file is not None:  # not flushed: the run failed; leave nothing half-written
+            self._file.close()
+            self._file = None
+            if self._tmp_path is not None:
+                self._tmp_path.unlink(missing_ok=True)
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _start_file(self) -> None:
+        self._tmp_path = self.directory / f"{TMP_PREFIX}{os.getpid()}-{len(self.files)}.json"
+        fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._lines = 0
+        self._receipts = []
+
+    def _free_name(self) -> Path:
+        """``event_history_<UTC second>.json[.zip]``, moving to the next second when taken."""
+        suffix = ".json.zip" if self.settings.zip else ".json"
+        moment = datetime.now(UTC).replace(microsecond=0)
+        while True:
+            name = f"{PREFIX}{moment:%Y%m%d%H%M%S}"
+            taken = name in self._used_names or any(
+                (self.directory / f"{name}{ext}").exists() for ext in (".json", ".json.zip")
+            )
+            if not taken:
+                self._used_names.add(name)
+                return self.directory / f"{name}{suffix}"
+            moment += timedelta(seconds=1)
+
+    def _finish_file(self) -> None:
+        assert self._file is not None
+        assert self._tmp_path is not None
+        assert self._journal is not None
+        tmp = self._tmp_path
+        try:
+            self._file.write(b"\n]\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            final = self._free_name()
+            if self.settings.zip:
+                tmp = self._zip(tmp, final)
+            file_id = self._journal.record_pending_file(str(tmp), str(final), [r.key for r in self._receipts])
+            os.rename(tmp, final)
+            _fsync_directory(self.directory)
+        except OSError as exc:
+            self._fail(f"feed: cannot write to {self.directory}: {exc.strerror}")
+            return
+        self.files.append(final)
+        self.stats.add(files=1)
+        self._outcomes.append(Outcome(delivered=self._receipts, file_id=file_id))
+        self._receipts = []
+        self._lines = 0
+        self._tmp_path = None
+
+    def _zip(self, json_tmp: Path, final: Path) -> Path:
+        zip_tmp = json_tmp.with_suffix(".zip")
+        inner = final.name[: -len(".zip")]
+        with zipfile.ZipFile(zip_tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.write(json_tmp, arcname=inner)
+        with open(zip_tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        json_tmp.unlink()
+        return zip_tmp
+
+    def _fail(self, reason: str) -> None:
+        """A write failed: the current file's events are not acknowledged; stop writing."""
+        self._broken = reason
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        if self._tmp_path is not None:
+            self._tmp_path.unlink(missing_ok=True)
+            self._tmp_path = None
+        self._outcomes.append(Outcome(failed=[(r, None) for r in self._receipts], error=reason))
+        self._receipts = []
+        self._lines = 0
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@hookimpl
+def register_sinks(register: Any) -> None:
+    register(FeedSink)

@@ -58,10 +58,8 @@ def compute_event_id(
     identity = identity.strip()
     if "@" in identity:
         identity = identity.lower()
-    if timestamp.tzinfo is None:
-        millis = to_epoch_millis(timestamp)  # raises: naive
-    else:
-        millis = (timestamp - _EPOCH) // _MILLISECOND
+    # to_epoch_millis raises on a naive datetime; the subtraction is the fast path
+    millis = to_epoch_millis(timestamp) if timestamp.tzinfo is None else (timestamp - _EPOCH) // _MILLISECOND
     text = (
         f"{provider.strip()}\x1f{account.strip()}\x1f{event}\x1f{identity}\x1f"
         f"{(message_id or '').strip()}\x1f{(url or '').strip()}\x1f{millis}"

@@ -66,9 +66,7 @@ def validate_provider_class(cls: Any, origin: str) -> None:
     """Raise :class:`PluginError` unless ``cls`` honours the provider declarations."""
     problems = []
     if not isinstance(cls, type) or not issubclass(cls, Provider):
-        raise PluginError(
-            f"{origin} registered {cls!r}, which is not a msgevents.Provider subclass"
-        )
+        raise PluginError(f"{origin} registered {cls!r}, which is not a msgevents.Provider subclass")
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
         problems.append("no 'name'")
@@ -116,12 +114,8 @@ class Registry:
                 self.providers[key] = cls
 
         def add_sink(cls: type[Sink]) -> None:
-            if not (isinstance(cls, type) and issubclass(cls, Sink)) or not getattr(
-                cls, "name", ""
-            ):
-                raise PluginError(
-                    f"{origin} registered {cls!r}, which is not a named msgevents.Sink"
-                )
+            if not (isinstance(cls, type) and issubclass(cls, Sink)) or not getattr(cls, "name", ""):
+                raise PluginError(f"{origin} registered {cls!r}, which is not a named msgevents.Sink")
             self.sinks[cls.name] = cls
 
         def add_processor(processor_name: str, processor: Processor) -> None:
@@ -136,9 +130,7 @@ class Registry:
         except PluginError:
             raise
         except Exception as exc:
-            raise PluginError(
-                f"{origin} failed while registering: {_describe_exception(exc)}"
-            ) from exc
+            raise PluginError(f"{origin} failed while registering: {_describe_exception(exc)}") from exc
 
 
 # -- providers -----------------------------------------------------------------------
@@ -164,9 +156,7 @@ def _dist_versions(group: str) -> dict[str, tuple[str, str]]:
 
 def _raise_load_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
     reason = _describe_exception(exc)
-    raise PluginError(
-        f"plugin {entrypoint.name!r} ({entrypoint.value}) failed to load: {reason}"
-    ) from exc
+    raise PluginError(f"plugin {entrypoint.name!r} ({entrypoint.value}) failed to load: {reason}") from exc
 
 
 def load_provider(name: str, registry: Registry | None = None) -> type[Provider]:
@@ -280,18 +270,14 @@ def load_sink(name: str, registry: Registry | None = None) -> type[Sink]:
         manager = DriverManager(SINK_GROUP, name, on_load_failure_callback=_raise_load_failure)
     except NoMatches:
         installed = ", ".join(installed_sink_names()) or "none"
-        raise UnknownSinkError(
-            f"unknown sink {name!r} in --to; installed sinks: {installed}"
-        ) from None
+        raise UnknownSinkError(f"unknown sink {name!r} in --to; installed sinks: {installed}") from None
     registry.add_module(manager.driver, name=f"sink:{name}")
     if name not in registry.sinks:
         raise PluginError(f"sink plugin {name!r} registers no sink named {name!r}")
     return registry.sinks[name]
 
 
-def load_general_plugins(
-    registry: Registry, modules: Iterable[tuple[str, Any]] | None = None
-) -> None:
+def load_general_plugins(registry: Registry, modules: Iterable[tuple[str, Any]] | None = None) -> None:
     """Load the ``msgevents.plugins`` group (processors); a failure is a plugin error.
 
     A processor that fails to load would change what is delivered (say, e-mail

@@ -63,6 +63,12 @@ class SoapFault(Exception):
         return "session" in self.message.lower()
 
     @property
+    def about_permission(self) -> bool:
+        """The fault refuses the call to this user (a missing permission)."""
+        text = self.message.lower()
+        return any(w in text for w in ("permission", "denied", "not authorized", "unauthorized"))
+
+    @property
     def about_credentials(self) -> bool:
         """A login fault that refuses the credentials (rather than a server failure)."""
         text = self.message.lower()
@@ -273,6 +279,11 @@ class SoapClient:
                 if fault.about_session and attempt == 1:
                     self.session_id = None  # expired: log in again and repeat once
                     continue
+                if fault.about_permission:
+                    raise msgevents.AuthError(
+                        f"Optimizely refused SOAP {method}: {redact(fault.message)} (the API user "
+                        "needs the INTERFACE_WEBSERVICE permission and the closed-loop interface)"
+                    ) from None
                 raise SoapFaultError(f"Optimizely SOAP {method} failed: {redact(str(fault))}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -219,7 +219,7 @@ class CrossEngageSink(Sink):
             sleep=sleep,
             session=_PacedSession(self.bucket) if self.bucket else requests.Session(),
         )
-        self._todo: queue.Queue[_Body | None] = queue.Queue(maxsize=0)
+        self._todo: queue.Queue[_Body | None] = queue.Queue(maxsize=2 * concurrency)
         self._done: queue.Queue[Outcome] = queue.Queue()
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()

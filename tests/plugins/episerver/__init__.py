@@ -1,0 +1,1 @@
+"""Tests of the Episerver (Optimizely Campaign) provider plugin (package ``episerver``)."""

@@ -1,0 +1,296 @@
+"""Pulling closed-loop rows over SOAP, replayed from cassettes.
+
+Covers login, getCurrentTime, startRow paging over several pages, windows on
+export-file time, session renewal (before 20 minutes and after a session
+fault), faults (5xx, 429 + Retry-After, SOAP faults, refused login), URL
+resolution of clicks through REST tracking links, malformed rows, the
+``<return>`` and Axis multiRef result shapes, check and logout.
+Recorded against ``emulator.py`` (see ``conftest.py`` for re-recording).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import msgevents
+from msgevents_episerver.soap import SESSION_RENEW_AFTER, SoapFaultError
+
+from .emulator import Dataset, Fault
+from .support import DAY_MS, HOUR_MS, at, cells_of, pull_all, soap_params, window
+
+pytestmark = pytest.mark.vcr
+
+DATASET = Dataset.generate(seed=7, mailings=2, recipients=30)
+WHOLE_DAY = window(DAY_MS, DATASET.now_ms)
+OPENS = ("mailing_id", "recipient_list_id", "recipient_id", "timestamp")
+
+
+def test_now_logs_in_and_returns_server_time(episerver, played):
+    """now() is getCurrentTime after a login, as an aware UTC datetime."""
+    provider = episerver(DATASET)
+
+    now = provider.now()
+
+    assert now == at(DATASET.now_ms)
+    assert now.utcoffset().total_seconds() == 0
+    assert played() == ["login", "getCurrentTime"]
+
+
+def test_pull_pages_by_start_row_until_a_short_page(episerver, played, vcr):
+    """startRow advances by the rows returned; the short last page ends the stream."""
+    provider = episerver(DATASET, page_size=7)
+    expected = DATASET.expected("recipients", DAY_MS, DATASET.now_ms)
+
+    records, sizes = pull_all(provider, "recipients", WHOLE_DAY)
+
+    assert [cells_of(r, OPENS) for r in records] == expected
+    assert len(sizes) > 3
+    assert all(size == 7 for size in sizes[:-1])
+    assert 0 < sizes[-1] < 7
+    requests = [r for r in vcr.requests if "getRecipients" in r.body.decode()]
+    start_rows = [int(soap_params(r)[3]) for r in requests]
+    assert start_rows == list(range(0, len(expected), 7))
+    assert {soap_params(r)[4] for r in requests} == {"7"}
+    assert played() == ["login"] + ["getRecipients"] * len(sizes)
+
+
+def test_exact_multiple_of_page_size_asks_once_more(episerver, played):
+    """A full last page is followed by one request that returns no rows (and no empty page)."""
+    expected = DATASET.expected("recipients", DAY_MS, DATASET.now_ms)
+    assert len(expected) == 60  # 30 recipients x 2 mailings
+    provider = episerver(DATASET, page_size=20)
+
+    records, sizes = pull_all(provider, "recipients", WHOLE_DAY)
+
+    assert [cells_of(r, OPENS) for r in records] == expected
+    assert sizes == [20, 20, 20]
+    assert played() == ["login"] + ["getRecipients"] * 4
+
+
+def test_window_is_sent_in_server_milliseconds(episerver, vcr):
+    """since/until select export-file time: only rows of files in [since, until) come back."""
+    provider = episerver(DATASET)
+    since, until = DAY_MS + 2 * HOUR_MS, DAY_MS + 5 * HOUR_MS
+
+    records, _ = pull_all(provider, "opens", window(since, until))
+
+    expected = DATASET.expected("opens", since, until)
+    assert 0 < len(expected) < len(DATASET.opens)
+    assert [cells_of(r, OPENS) for r in records] == expected
+    params = soap_params(vcr.requests[-1])
+    assert params[1:3] == [str(since), str(until)]
+
+
+def test_session_is_renewed_before_twenty_minutes(episerver, played, clock, vcr):
+    """A session older than the renewal age is logged out and replaced before the next call."""
+    provider = episerver(DATASET, page_size=10)
+    pages = provider.pull("recipients", WHOLE_DAY)
+
+    first = next(pages)
+    clock.advance(SESSION_RENEW_AFTER + 1)
+    rest = [record for page in pages for record in page]
+
+    assert len(first) + len(rest) == len(DATASET.recipients)
+    calls = played()
+    assert calls[:4] == ["login", "getRecipients", "logout", "login"]
+    sessions = [soap_params(r)[0] for r in vcr.requests if "getRecipients" in r.body.decode()]
+    assert sessions[0] != sessions[1]
+    assert len(set(sessions[1:])) == 1
+    assert SESSION_RENEW_AFTER < 20 * 60
+
+
+def test_expired_session_fault_logs_in_again_and_repeats_the_call(episerver, played, vcr):
+    """A fault mentioning the session: one new login, the same call repeated, nothing lost."""
+    provider = episerver(DATASET, faults=[Fault.session_expired("getOpens", after=1)], page_size=10)
+
+    records, _ = pull_all(provider, "opens", WHOLE_DAY)
+
+    assert [cells_of(r, OPENS) for r in records] == DATASET.expected("opens", DAY_MS, DATASET.now_ms)
+    calls = played()
+    assert calls[:5] == ["login", "getOpens", "getOpens", "login", "getOpens"]
+    repeated = [soap_params(r) for r in vcr.requests if "getOpens" in r.body.decode()][1:3]
+    assert repeated[0][1:] == repeated[1][1:]
+    assert repeated[0][0] != repeated[1][0]
+
+
+def test_second_session_fault_in_a_row_is_an_error(episerver, played):
+    """Re-login happens once per call: a second session fault is reported, not looped on."""
+    provider = episerver(DATASET, faults=[Fault.session_expired("getOpens", times=2)])
+
+    with pytest.raises(SoapFaultError, match=r"(?i)session"):
+        pull_all(provider, "opens", WHOLE_DAY)
+    assert played() == ["login", "getOpens", "login", "getOpens"]
+
+
+def test_refused_login_is_an_auth_error(episerver, played):
+    """A login fault refusing the credentials → AuthError (exit 3), no retry."""
+    provider = episerver(DATASET, password="wrong-password")
+
+    with pytest.raises(msgevents.AuthError, match="refused the SOAP login") as info:
+        provider.now()
+    assert "wrong-password" not in str(info.value)
+    assert played() == ["login"]
+
+
+def test_server_errors_are_retried(episerver, played, sleeps):
+    """HTTP 503 twice, then the page: retried with backoff, every row delivered once."""
+    provider = episerver(DATASET, faults=[Fault.http("getClicks", 503, times=2)])
+
+    records, _ = pull_all(provider, "clicks", WHOLE_DAY)
+
+    assert len(records) == len(DATASET.clicks)
+    assert len(sleeps) == 2
+    assert played()[:4] == ["login", "getClicks", "getClicks", "getClicks"]
+
+
+def test_http_500_without_a_soap_fault_is_retried(episerver, played, sleeps):
+    """A 500 carrying no SOAP fault is a server failure, retried like any 5xx."""
+    provider = episerver(DATASET, faults=[Fault.http("getResponses", 500)])
+
+    records, _ = pull_all(provider, "responses", WHOLE_DAY)
+
+    assert len(records) == len(DATASET.responses)
+    assert len(sleeps) == 1
+    assert played() == ["login", "getResponses", "getResponses"]
+
+
+def test_soap_fault_is_reported_not_retried(episerver, played, sleeps):
+    """A SOAP fault (HTTP 500 with a Fault body) is an answer: reported at once, not repeated."""
+    fault = Fault.soap_fault("getResponses", "Closed loop export is not available")
+    provider = episerver(DATASET, faults=[fault])
+
+    with pytest.raises(SoapFaultError, match="Closed loop export is not available"):
+        pull_all(provider, "responses", WHOLE_DAY)
+    assert sleeps == []
+    assert played() == ["login", "getResponses"]
+
+
+def test_permission_fault_is_an_auth_error(episerver, played):
+    """A fault refusing the user the web service → AuthError, not a retryable failure."""
+    provider = episerver(DATASET, faults=[Fault.unauthorized("getRecipients")])
+
+    with pytest.raises(msgevents.AuthError, match="INTERFACE_WEBSERVICE"):
+        pull_all(provider, "recipients", WHOLE_DAY)
+    assert played() == ["login", "getRecipients"]
+
+
+def test_retries_exhausted_is_incomplete(episerver, played, sleeps):
+    """502 on every attempt → RetriesExhaustedError, an IncompleteError (exit 4)."""
+    provider = episerver(DATASET, faults=[Fault.http("getCurrentTime", 502, times=0)])
+
+    with pytest.raises(msgevents.RetriesExhaustedError) as info:
+        provider.now()
+    assert isinstance(info.value, msgevents.IncompleteError)
+    attempts = played().count("getCurrentTime")
+    assert attempts == msgevents.RetryPolicy().attempts
+    assert len(sleeps) == attempts - 1
+
+
+def test_429_waits_as_long_as_retry_after_says(episerver, played, sleeps):
+    """429 with Retry-After: 3 → the retry waits 3 s (injected sleep), then succeeds."""
+    provider = episerver(DATASET, faults=[Fault.http("getCurrentTime", 429, retry_after=3)])
+
+    provider.now()
+
+    assert sleeps == [3.0]
+    assert played() == ["login", "getCurrentTime", "getCurrentTime"]
+
+
+def test_clicks_without_url_are_resolved_through_tracking_links(episerver, played):
+    """Empty link_url is filled from the mailing's tracking links, one lookup per mailing."""
+    provider = episerver(DATASET)
+    urls = {str(link["id"]): link["url"] for links in DATASET.links.values() for link in links}
+    assert any(row.cells[5] is None for row in DATASET.clicks)
+
+    records, _ = pull_all(provider, "clicks", WHOLE_DAY)
+
+    assert records
+    assert all(r.data["link_url"] == urls[r.data["link_id"]] for r in records)
+    events = [e for r in records for e in provider.map_record(r)]
+    assert all(e.url == urls[r.data["link_id"]] for e, r in zip(events, records, strict=True))
+    lookups = [c for c in played() if c.endswith("/tracking/links")]
+    assert len(lookups) == len(set(lookups))  # cached per mailing
+    transactional = DATASET.transactional
+    assert any(f"/transactionalmail/{m}/" in c for c in lookups for m in transactional)
+
+
+def test_unresolvable_click_is_delivered_without_url(episerver, played):
+    """A mailing Optimizely does not know: its clicks keep no URL and still map."""
+    dataset = Dataset.generate(seed=7, mailings=2, recipients=30)
+    unknown = sorted(dataset.links)[0]
+    del dataset.links[unknown]
+    provider = episerver(dataset)
+
+    records, _ = pull_all(provider, "clicks", WHOLE_DAY)
+
+    orphans = [r for r in records if r.data["mailing_id"] == unknown and r.data["link_id"]]
+    without = [r for r in orphans if not r.data["link_url"]]
+    assert without, "the dataset must hold a click of the unknown mailing without URL"
+    for record in without:
+        (event,) = provider.map_record(record)
+        assert event.url is None
+        assert event.event is msgevents.EventType.CLICKED
+    lookups = [c for c in played() if unknown in c]
+    assert len(lookups) == 2  # Smart Campaign path, then the transactional one: both 404
+
+
+def test_malformed_rows_are_flagged_and_the_rest_delivered(episerver):
+    """A row with a missing cell is a record with an error; bad values fail in mapping."""
+    dataset = Dataset.generate(seed=7, mailings=1, recipients=10, malformed=4)
+    provider = episerver(dataset)
+
+    records, _ = pull_all(provider, "opens", WHOLE_DAY)
+
+    assert len(records) == len(dataset.opens)
+    flagged = [r for r in records if r.error]
+    assert len(flagged) == 1
+    assert "3 cells" in flagged[0].error
+    assert "COLUMNS_OPENS" in flagged[0].error
+    problems = []
+    for record in records:
+        if record.error is None:
+            try:
+                provider.map_record(record)
+            except msgevents.MappingError as exc:
+                problems.append(str(exc))
+    assert sorted(problems) == sorted(
+        [
+            "column timestamp: epoch milliseconds expected, got 'not-a-time'",
+            "column recipient_id is empty",
+            "column mailing_id: 'jane@example.com' is not a mailing id (a number); "
+            "check MSGEVENTS_EPISERVER_COLUMNS_OPENS",
+        ]
+    )
+
+
+@pytest.mark.parametrize("style", ["return", "multiref"])
+def test_other_result_shapes_are_read_by_position(episerver, style):
+    """<return> element names and Axis multiRef references give the same rows."""
+    provider = episerver(DATASET, emulator_options={"return_style": style})
+
+    records, _ = pull_all(provider, "opens", WHOLE_DAY)
+
+    assert [cells_of(r, OPENS) for r in records] == DATASET.expected("opens", DAY_MS, DATASET.now_ms)
+
+
+def test_close_logs_out(episerver, played):
+    """close() ends the SOAP session; a second close() sends nothing."""
+    provider = episerver(DATASET)
+    provider.now()
+
+    provider.close()
+    provider.close()
+
+    assert played() == ["login", "getCurrentTime", "logout"]
+
+
+def test_check_proves_soap_and_rest_credentials(episerver, played):
+    """check() logs in, reads the server time and makes one REST call; it says so."""
+    provider = episerver(DATASET)
+
+    message = provider.check()
+
+    assert "getCurrentTime" in message
+    assert "REST" in message
+    assert "2024-11-05T00:00:00Z" in message
+    assert played() == ["login", "getCurrentTime", "GET /unsubscribes"]

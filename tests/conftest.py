@@ -31,3 +31,24 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("MSGEVENTS_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+# -- the fake provider plugin (tests/fixtures/plugins) -------------------------------------------
+
+FIXTURE_PLUGINS = ROOT / "tests" / "fixtures" / "plugins"
+
+
+@pytest.fixture
+def fake_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Make the fixture plugins (``fake`` and the un-importable ``broken``) installed, in-process.
+
+    They are real distributions (``*.dist-info`` with entry points) on ``sys.path``;
+    stevedore's caches are pointed at an empty directory so it sees them.
+    """
+    import stevedore
+
+    monkeypatch.syspath_prepend(str(FIXTURE_PLUGINS))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".cache"))
+    stevedore.ExtensionManager.ENTRY_POINT_CACHE.clear()
+    yield FIXTURE_PLUGINS
+    stevedore.ExtensionManager.ENTRY_POINT_CACHE.clear()

@@ -1,0 +1,314 @@
+"""The collection pipeline end to end, in-process: windows, ledger, outbox, quarantine, contract.
+
+Uses the fixture provider ``fake`` (tests/fixtures/plugins/msgevents_fake.py) and
+real sinks over a real state file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from support import write_records
+
+from msgevents import EventType, Outcome, Receipt, Sink
+from msgevents.errors import ConfigError
+from msgevents.pipeline import CollectOptions, Collector
+from msgevents.processing import replace
+from msgevents.provider import load_settings
+from msgevents.sinks.feed import FeedSink
+from msgevents.state import StateStore
+
+NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fake(fake_plugins, monkeypatch, tmp_path):
+    """A FakeProvider factory reading its API data from data.jsonl, clock pinned at NOW."""
+    import msgevents_fake
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("")
+    monkeypatch.setenv("MSGEVENTS_FAKE_DATA", str(data))
+    monkeypatch.setenv("MSGEVENTS_FAKE_NOW", str(NOW.timestamp()))
+
+    def make(**overrides):
+        settings = load_settings(msgevents_fake.FakeSettings, **overrides)
+        return msgevents_fake.FakeProvider(settings)
+
+    make.data = data
+    return make
+
+
+def ts(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def record(i: int, kind: str = "sent", stream: str = "alpha", at: datetime | None = None, **extra) -> dict:
+    at = at or NOW - timedelta(hours=2, minutes=i % 60)
+    return {
+        "id": i,
+        "stream": stream,
+        "kind": kind,
+        "email": f"user{i % 7}@example.com",
+        "ts": ts(at),
+        "mailing": str(100 + i % 3),
+        **extra,
+    }
+
+
+def feed_lines(directory: Path) -> list[dict]:
+    rows = []
+    for path in sorted(directory.glob("event_history_*.json")):
+        rows.extend(json.loads(path.read_text()))
+    return rows
+
+
+def run(provider, sink, tmp_path, **options):
+    opts = CollectOptions(state_path=tmp_path / "state" / "state.db", **options)
+    return Collector(provider, sink, opts).run()
+
+
+def test_input_run_delivers_quarantines_and_counts(fake, tmp_path):
+    """An --input run maps every record, quarantines the bad ones with reasons, counts the rest."""
+    records = [record(i) for i in range(10)]
+    records += [record(20, "viewed"), record(21, "other"), record(22, "broken")]
+    path = write_records(tmp_path / "in.jsonl", records)
+    with path.open("a") as handle:
+        handle.write("{not json\n")
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+
+    assert report.exit_code == 0
+    assert report.records == 14
+    assert report.events["Message Sent"]["delivered"] == 10
+    assert report.events["Message Viewed"]["delivered"] == 1
+    assert report.not_modelled == {"other": 1}
+    assert report.unmapped == 2
+    rows = feed_lines(tmp_path / "feeds")
+    assert len(rows) == 11
+    assert {row["event"] for row in rows} == {"Message Sent", "Message Viewed"}
+    entries = [json.loads(line) for line in Path(report.quarantine_file).read_text().splitlines()]
+    reasons = sorted(entry["reason"] for entry in entries)
+    assert any("broken on purpose" in reason for reason in reasons)
+    assert any("bad JSON" in reason for reason in reasons)
+    assert all(entry["provider"] == "fake" and entry["kind"] == "mapping" for entry in entries)
+
+
+def test_second_run_of_the_same_input_delivers_nothing(fake, tmp_path):
+    path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(25)])
+    first = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    second = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    assert first.total("delivered") == 25
+    assert second.total("delivered") == 0
+    assert second.total("already_delivered") == 25
+    assert len(feed_lines(tmp_path / "feeds")) == 25
+    assert len(list((tmp_path / "feeds").glob("event_history_*.json"))) == 1
+
+
+def test_duplicate_records_within_one_run_are_sent_once(fake, tmp_path):
+    path = write_records(tmp_path / "in.jsonl", [record(1), record(1), record(2), record(1)])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    assert report.total("collected") == 4
+    assert report.total("delivered") == 2
+    assert len(feed_lines(tmp_path / "feeds")) == 2
+
+
+def test_undeclared_event_type_is_rejected_never_delivered(fake, tmp_path):
+    """The core enforces the declared subset: 'spam' is not declared by the fake provider."""
+    path = write_records(tmp_path / "in.jsonl", [record(1), record(2, "spam")])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    assert report.exit_code == 5
+    assert report.contract_violations == 1
+    rows = feed_lines(tmp_path / "feeds")
+    assert [row["event"] for row in rows] == ["Message Sent"]
+    entry = json.loads(Path(report.quarantine_file).read_text().splitlines()[0])
+    assert entry["kind"] == "contract"
+    assert "Message marked_as_spam" in entry["reason"]
+
+
+def test_live_runs_advance_positions_and_reread_the_restatement_window(fake, tmp_path, monkeypatch):
+    provider = fake()
+    write_records(
+        fake.data, [record(i, at=NOW - timedelta(minutes=90) + timedelta(minutes=i)) for i in range(30)]
+    )
+    first = run(provider, FeedSink(str(tmp_path / "feeds")), tmp_path)
+    assert first.mode == "live"
+    assert first.total("delivered") == 30
+    store = StateStore.open(tmp_path / "state" / "state.db")
+    sink_id = store.sink_id(FeedSink(str(tmp_path / "feeds")).key)
+    positions = store.positions("fake", "acct-1", sink_id)
+    store.close()
+    assert positions == {"alpha": NOW - timedelta(minutes=5), "beta": NOW - timedelta(minutes=5)}
+
+    later = NOW + timedelta(minutes=30)
+    monkeypatch.setenv("MSGEVENTS_FAKE_NOW", str(later.timestamp()))
+    new = [record(100 + i, at=NOW - timedelta(minutes=20) + timedelta(minutes=i)) for i in range(10)]
+    write_records(
+        fake.data, [record(i, at=NOW - timedelta(minutes=90) + timedelta(minutes=i)) for i in range(30)] + new
+    )
+    second = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    window = second.windows["alpha"]
+    assert window["since"] == "2024-05-10T10:55:00Z"  # position - 1 h restatement
+    assert window["until"] == "2024-05-10T12:25:00Z"  # now - 5 min settle
+    assert second.total("delivered") == 10
+    assert second.total("already_delivered") == 5  # 10:55..10:59, re-read in the overlap
+    assert len(feed_lines(tmp_path / "feeds")) == 40
+
+
+def test_backfill_never_moves_the_live_position(fake, tmp_path):
+    write_records(fake.data, [record(i) for i in range(5)])
+    run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    state = tmp_path / "state" / "state.db"
+    store = StateStore.open(state)
+    sink_id = store.sink_id(FeedSink(str(tmp_path / "feeds")).key)
+    before = store.positions("fake", "acct-1", sink_id)
+    store.close()
+    old = [record(50 + i, at=NOW - timedelta(days=3, minutes=i)) for i in range(4)]
+    write_records(fake.data, [record(i) for i in range(5)] + old)
+    report = run(
+        fake(),
+        FeedSink(str(tmp_path / "feeds")),
+        tmp_path,
+        since=NOW - timedelta(days=4),
+        until=NOW - timedelta(days=2),
+    )
+    assert report.mode == "backfill"
+    assert report.total("delivered") == 4
+    store = StateStore.open(state)
+    assert store.positions("fake", "acct-1", sink_id) == before
+    store.close()
+
+
+def test_provider_failure_keeps_that_streams_position_and_exits_4(fake, tmp_path, monkeypatch):
+    write_records(fake.data, [record(i) for i in range(3)] + [record(9, stream="beta")])
+    monkeypatch.setenv("MSGEVENTS_FAKE_FAIL_STREAM", "beta")
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    assert report.exit_code == 4
+    assert report.windows["alpha"]["advanced"] is True
+    assert report.windows["beta"]["advanced"] is False
+    assert any("fake API down" in error for error in report.errors)
+    store = StateStore.open(tmp_path / "state" / "state.db")
+    sink_id = store.sink_id(FeedSink(str(tmp_path / "feeds")).key)
+    assert set(store.positions("fake", "acct-1", sink_id)) == {"alpha"}
+    store.close()
+
+
+class FlakySink(Sink):
+    """A sink that fails every submission while ``down`` and records what it acknowledged."""
+
+    name = "flaky"
+
+    def __init__(self, target=None, down=False):
+        super().__init__(target)
+        self.down = down
+        self.received: list[str] = []
+        self._outcomes: list[Outcome] = []
+
+    @property
+    def key(self):
+        return "flaky:test"
+
+    def submit(self, events, tag=None):
+        if self.down:
+            self._outcomes.append(Outcome(failed=[(Receipt.of(e, tag), e) for e in events], error="down"))
+        else:
+            self.received.extend(e.event_id for e in events)
+            self._outcomes.append(Outcome(delivered=[Receipt.of(e, tag) for e in events]))
+
+    def poll(self):
+        outcomes, self._outcomes = self._outcomes, []
+        return outcomes
+
+
+def test_undelivered_events_wait_in_the_outbox_and_go_first_next_run(fake, tmp_path):
+    path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(12)])
+    down = FlakySink(down=True)
+    first = run(fake(), down, tmp_path, inputs=[path])
+    assert first.exit_code == 4
+    assert first.total("pending") == 12
+    assert first.outbox_pending == 12
+
+    up = FlakySink()
+    second = run(fake(), up, tmp_path, inputs=[write_records(tmp_path / "none.jsonl", [])])
+    assert second.exit_code == 0
+    assert second.outbox_sent == 12
+    assert second.outbox_pending == 0
+    assert len(up.received) == len(set(up.received)) == 12
+
+    third = run(fake(), FlakySink(), tmp_path, inputs=[path])
+    assert third.total("delivered") == 0
+    assert third.total("already_delivered") == 12
+
+
+def test_live_run_with_sink_down_keeps_positions(fake, tmp_path):
+    write_records(fake.data, [record(i) for i in range(6)])
+    report = run(fake(), FlakySink(down=True), tmp_path)
+    assert report.exit_code == 4
+    assert not any(w["advanced"] for w in report.windows.values())
+    again = run(fake(), FlakySink(), tmp_path)
+    assert again.exit_code == 0
+    assert again.outbox_sent == 6
+    assert again.total("delivered") == 6  # from the outbox; the re-read finds them delivered
+    assert all(w["advanced"] for w in again.windows.values())
+
+
+def test_dry_run_leaves_state_and_sink_untouched(fake, tmp_path):
+    path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(8)])
+    run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    state = tmp_path / "state" / "state.db"
+    digest = hashlib.sha256(state.read_bytes()).hexdigest()
+    more = write_records(tmp_path / "more.jsonl", [record(i) for i in range(12)])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[more], dry_run=True)
+    assert report.total("already_delivered") == 8
+    assert report.total("pending") == 4
+    assert report.total("delivered") == 0
+    assert hashlib.sha256(state.read_bytes()).hexdigest() == digest
+    assert len(feed_lines(tmp_path / "feeds")) == 8
+
+
+def test_dry_run_without_state_creates_nothing(fake, tmp_path):
+    path = write_records(tmp_path / "in.jsonl", [record(1)])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path], dry_run=True)
+    assert report.total("pending") == 1
+    assert not (tmp_path / "state").exists()
+    assert not (tmp_path / "feeds").exists()
+
+
+def test_limit_stops_reading_and_keeps_positions(fake, tmp_path):
+    write_records(fake.data, [record(i) for i in range(20)])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, limit=7)
+    assert report.records == 7
+    assert report.total("delivered") == 7
+    assert not any(w["advanced"] for w in report.windows.values())
+
+
+def test_processors_can_resolve_identity_and_drop_events(fake, tmp_path):
+    def resolve(events, provider):
+        return [
+            replace(e, user_id="U-" + e.email.split("@")[0], email=None) if e.email else e for e in events
+        ]
+
+    def no_views(events, provider):
+        return [e for e in events if e.event is not EventType.VIEWED]
+
+    path = write_records(tmp_path / "in.jsonl", [record(1), record(2, "viewed"), record(3)])
+    opts = CollectOptions(state_path=tmp_path / "state.db", inputs=[path])
+    report = Collector(
+        fake(),
+        FeedSink(str(tmp_path / "feeds")),
+        opts,
+        processors=[("resolve", resolve), ("no-views", no_views)],
+    ).run()
+    assert report.dropped == {"no-views": 1}
+    rows = feed_lines(tmp_path / "feeds")
+    assert [row["id"] for row in rows] == ["U-user1", "U-user3"]
+    assert all("email" not in row for row in rows)
+
+
+def test_ledger_retention_shorter_than_restatement_is_a_config_error(fake, tmp_path):
+    opts = CollectOptions(state_path=tmp_path / "s.db", ledger_retention=timedelta(minutes=30))
+    with pytest.raises(ConfigError, match="restatement"):
+        Collector(fake(), FeedSink(str(tmp_path / "feeds")), opts)

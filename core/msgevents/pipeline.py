@@ -193,6 +193,7 @@ class Collector:
         assert state is not None
         if self.sink is not None and not options.dry_run:
             assert self.sink_id is not None
+            self.sink.on_outcomes = self._apply_all
             self.sink.open(state.journal(self.sink_id))
             state.prune_ledger(options.ledger_retention)
         self._send_outbox()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
@@ -148,6 +148,21 @@ class Sink:
     def __init__(self, target: str | None) -> None:
         self.target = target
         self.stats = DeliveryStats()
+        #: Set by the pipeline: commits outcomes (ledger, positions) at once.
+        self.on_outcomes: Callable[[list[Outcome]], None] | None = None
+
+    def hand_over(self, outcomes: list[Outcome]) -> None:
+        """Give completed outcomes to the pipeline *now*, from the thread that called
+        :meth:`submit` or :meth:`flush`.
+
+        A sink whose ``submit``/``flush`` can block for long (waiting on requests)
+        calls this while it waits, so what was acknowledged is written to the
+        ledger straight away: a run killed at any moment repeats at most the
+        requests in flight. Without a pipeline attached, outcomes stay queued
+        for :meth:`poll`.
+        """
+        if outcomes and self.on_outcomes is not None:
+            self.on_outcomes(outcomes)
 
     @classmethod
     def from_target(cls, target: str | None) -> Sink:

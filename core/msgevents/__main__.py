@@ -1,0 +1,5 @@
+"""``python -m msgevents``: the command line."""
+
+from msgevents.cli import main
+
+main()

@@ -8,6 +8,7 @@ import re
 import pytest
 from support import ROOT
 
+from msgevents import hookspecs
 from msgevents.plugins import new_plugin_manager
 from msgevents.provider import Provider
 from msgevents.sink import Sink
@@ -55,10 +56,9 @@ def test_provider_and_sink_members_are_documented(signature):
     assert signature in HEADINGS, f"docs/plugin-authors.md needs a heading '### {signature}'"
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in dir(__import__("msgevents.hookspecs").hookspecs) if n.startswith("register_")]
-)
-def test_hookspec_has_a_docstring(name):
-    from msgevents import hookspecs
+HOOKSPECS = [name for name in dir(hookspecs) if name.startswith("register_")]
 
+
+@pytest.mark.parametrize("name", HOOKSPECS)
+def test_hookspec_has_a_docstring(name):
     assert (getattr(hookspecs, name).__doc__ or "").strip()

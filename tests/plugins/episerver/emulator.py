@@ -393,7 +393,7 @@ class EpiserverEmulator:
         }
 
     def start(self) -> EpiserverEmulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 

@@ -26,8 +26,9 @@ DATASET = Dataset.generate(seed=5, mailings=2, recipients=30, malformed=2)
 def collect(emulator, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MSGEVENTS_")}
     env.update(emulator.env())
+    feeds, state = f"feed:{tmp_path / 'feeds'}", str(tmp_path / "state.db")
     command = [sys.executable, "-m", "msgevents", "collect", "--provider", "optimizely",
-               "--to", f"feed:{tmp_path / 'feeds'}", "--state", str(tmp_path / "state.db"), *args]  # fmt: skip
+               "--to", feeds, "--state", state, *args]  # fmt: skip
     return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
 
 

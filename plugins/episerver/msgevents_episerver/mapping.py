@@ -85,12 +85,8 @@ class Mapper:
         self.account = account
         self._identity = _IDENTITIES[settings.identity]
         self._parse_time = timestamp_parser(settings.timestamp_format)
-        self._common = {
-            "provider": PROVIDER,
-            "account": account,
-            "channel": settings.channel,
-            "type": settings.message_type,
-        }
+        self._channel = settings.channel
+        self._type = settings.message_type
         self._handlers: dict[str, Callable[[msgevents.Record], list[msgevents.Event] | NotModelled]]
         self._handlers = {
             "recipients": self._row,
@@ -142,11 +138,14 @@ class Mapper:
                 email=email,
                 event=event or STREAM_EVENTS[stream],
                 timestamp=timestamp,
+                channel=self._channel,
+                type=self._type,
                 url=url,
                 campaign_id=mailing or None,
                 message_id=mailing or None,
+                provider=PROVIDER,
+                account=self.account,
                 native_type=native_type or stream,
-                **self._common,
             )
         ]
 
@@ -180,10 +179,13 @@ class Mapper:
                 email=email,
                 event=EventType.UNSUBSCRIBED,
                 timestamp=timestamp,
+                channel=self._channel,
+                type=self._type,
                 campaign_id=mailing,
                 message_id=mailing,
+                provider=PROVIDER,
+                account=self.account,
                 native_type="unsubscribes",
-                **self._common,
             )
         ]
 

@@ -11,41 +11,63 @@ ASC/DESC, limit < 10000), tracking links (Smart Campaign and transactional
 paths), ``/users/authenticated``, HTTP Basic auth, and injected faults.
 Standard library only, so it also runs as a plain script.
 
-In-process (pytest, black-box CLI tests)::
+In-process (pytest, black-box CLI tests). ``tests/plugins/episerver`` is the
+package ``episerver`` (pytest puts ``tests/plugins`` on ``sys.path`` when it
+collects it; a test elsewhere adds it itself)::
 
-    sys.path.insert(0, str(ROOT / "tests" / "plugins"))     # pytest already does this
+    sys.path.insert(0, str(ROOT / "tests" / "plugins"))
     from episerver.emulator import Dataset, EpiserverEmulator, Fault
 
     dataset = Dataset.generate(seed=1, mailings=2, recipients=40, malformed=2)
     faults = [Fault.http("getOpens", 503, times=2), Fault.http("unsubscribes", 429, retry_after=1)]
-    with EpiserverEmulator(dataset=dataset, faults=faults) as emu:
+    with EpiserverEmulator(dataset, faults) as emu:
         env = {**os.environ, **emu.env()}  # MSGEVENTS_EPISERVER_BASE_URL, _CLIENT_ID, _USERNAME…
         subprocess.run(["msgevents", "collect", "--provider", "episerver", ...], env=env)
         emu.calls()     # ["login", "getCurrentTime", "getRecipients", …, "GET /unsubscribes", "logout"]
-        emu.requests       # every request: method, path, query, soap_method, params, user, status, fault
+        emu.requests    # ReceivedRequest: method, path, query, soap_method, params, user, status, fault
+        emu.sessions    # session ids still valid (empty after a clean logout)
         emu.add_fault(Fault.drop("getClicks"))
         emu.expire_sessions()
+
+Constructor options: ``client_id`` / ``username`` / ``password`` (defaults
+``123456`` / ``api-user@example.com`` / ``test-password``), ``session_ttl``
+seconds (20 minutes) on ``clock`` (injectable), ``now_ms`` (what
+``getCurrentTime`` answers; default ``dataset.now_ms``, 2024-11-05T00:00Z for
+generated datasets), ``return_style`` (``method`` = ``<getOpensReturn>``,
+``return``, or Axis ``multiref``) and ``port``.
 
 ``Dataset`` holds the rows each method serves (``ExportRow(file_time, cells)``,
 ``None`` cell = ``xsi:nil``), the REST unsubscribe elements and the tracking
 links per mailing; ``Dataset.generate`` builds a deterministic, realistic one
-(``dataset.expected(stream, since_ms, until_ms)`` lists what a window holds).
-``Fault`` kinds: ``status`` (any HTTP status, optional ``Retry-After``),
-``drop`` (close the connection without answering), ``session_expired``,
-``unauthorized`` (SOAP login fault / REST 401), ``fault`` (a SOAP fault with a
-given faultstring) and ``garbage`` (a 200 that is neither XML nor JSON). A
-fault names its target (a SOAP method, a REST route ``unsubscribes`` /
-``tracking_links`` / ``users``, or ``soap`` / ``rest`` / ``*``), lets ``after``
-matching requests through first, then hits ``times`` of them (0 = all).
+(``numeric_share`` customer numbers instead of e-mails, ``foreign_emails``
+outside example.com, ``malformed`` broken opens rows, half of the clicks
+without ``link_url``, the last mailing transactional);
+``dataset.expected(stream, since_ms, until_ms)`` lists what a window returns
+and ``dataset.unsubscribes_between(since_ms, until_ms)`` the REST entries.
+
+Faults (``Fault.<kind>(target, …, times=1, after=0)``): ``http`` (any status,
+optional ``retry_after``), ``drop`` (close the connection without answering),
+``session_expired`` (the caller's session ends just before the call),
+``unauthorized`` (SOAP login fault / permission fault / REST 401),
+``soap_fault`` (a SOAP fault with the given faultstring) and ``garbage`` (a
+200 that is neither XML nor JSON). The target is a SOAP method (``login``,
+``getOpens``…), a REST route (``unsubscribes``, ``tracking_links``,
+``users``), or ``soap`` / ``rest`` / ``*``; ``after`` matching requests pass
+first, then ``times`` of them are hit (0 = all that follow). Wrong
+credentials are refused without any fault (SOAP login fault, REST 401).
 
 Out of process::
 
     python tests/plugins/episerver/emulator.py --port 0 --seed 1 --recipients 40 \\
         --fault getOpens:status:503:2 --fault unsubscribes:status:429:1:retry_after=2
 
-prints ``EMULATOR_BASE_URL=http://127.0.0.1:PORT`` and serves until killed.
-Control endpoints (not logged as requests): ``GET /_emulator/requests``,
-``POST /_emulator/faults`` (JSON: the ``Fault`` fields), ``DELETE
+prints ``EMULATOR_BASE_URL=http://127.0.0.1:PORT`` and serves until killed
+(``--fault target:kind[:status[:times]][:after=N][:retry_after=S][:message=…]``
+with kind ``status``, ``drop``, ``session_expired``, ``unauthorized``,
+``fault`` or ``garbage``). Control endpoints (not logged as requests):
+``GET /_emulator/requests`` (JSON list, with ``name``), ``POST
+/_emulator/faults`` (JSON object of ``Fault`` fields: ``target``, ``kind``,
+``status``, ``times``, ``after``, ``retry_after``, ``message``), ``DELETE
 /_emulator/faults``, ``POST /_emulator/expire-sessions``.
 """
 

@@ -138,8 +138,10 @@ class Event(BaseModel):
         email = fields["email"]
         if email is not None:
             email = fields["email"] = email.strip() or None
-            if email is not None and ("@" not in email or _HAS_SPACE(email)):
-                raise ValueError(f"email {email!r} is not an e-mail address")
+            if email is not None:
+                local, _at, domain = email.rpartition("@")
+                if not local or not domain or _HAS_SPACE(email):
+                    raise ValueError(f"email {email!r} is not an e-mail address")
         if user_id is None and email is None:
             raise ValueError("event has no identity: user_id and email are both empty (set one of them)")
         if not self.provider.strip():

@@ -7,6 +7,7 @@ and bytes. No I/O here: the sinks write what these build.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -82,11 +83,23 @@ def feed_object(event: Event) -> dict[str, Any]:
 
 
 def jsonl_object(event: Event) -> dict[str, Any]:
-    """Every field of the event, internal ones included; nulls omitted."""
+    """Every field of the event, internal ones included; nulls omitted.
+
+    The timestamp keeps the event's full precision (microseconds when the
+    instant has them), so :func:`event_from_jsonl` rebuilds an equal event.
+    """
     obj = {k: v for k, v in event.__dict__.items() if v is not None}
     obj["event"] = event.event.value
-    obj["timestamp"] = format_timestamp(event.timestamp)
+    obj["timestamp"] = _precise_timestamp(event.timestamp)
     return obj
+
+
+def _precise_timestamp(moment: datetime) -> str:
+    """:func:`format_timestamp`, with six fraction digits when milliseconds would lose some."""
+    if not moment.microsecond % 1000:
+        return format_timestamp(moment)
+    base = format_timestamp(moment.replace(microsecond=0))
+    return f"{base[:-1]}.{moment.microsecond:06d}Z"
 
 
 def event_from_jsonl(obj: dict[str, Any]) -> Event:

@@ -45,6 +45,11 @@ def _checked(value: object, result: datetime) -> datetime:
     return result
 
 
+def _out_of_range(value: object) -> TimestampError:
+    """Beyond ``datetime``'s range (``OverflowError``): a unit mistake as well."""
+    return TimestampError(f"timestamp {value!r} is outside 1990..2200: wrong unit?")
+
+
 def _number(value: object, unit: str) -> Decimal:
     if isinstance(value, bool):
         raise TimestampError(f"epoch {unit} must be a number, got {value!r}")
@@ -68,15 +73,21 @@ def _number(value: object, unit: str) -> Decimal:
 def parse_epoch_seconds(value: int | float | str) -> datetime:
     """Epoch seconds (int, float or numeric string, e.g. Mailgun's ``1529692199.626182``)."""
     micros = int((_number(value, "seconds") * 1_000_000).to_integral_value())
-    return _checked(value, EPOCH + timedelta(microseconds=micros))
+    try:
+        return _checked(value, EPOCH + timedelta(microseconds=micros))
+    except OverflowError:
+        raise _out_of_range(value) from None
 
 
 def parse_epoch_millis(value: int | float | str) -> datetime:
     """Epoch milliseconds (Optimizely closed-loop rows, Brevo ``ts_epoch``)."""
-    if type(value) is int:  # fast path: the common case in bulk exports
-        return _checked(value, EPOCH + timedelta(milliseconds=value))
-    micros = int((_number(value, "milliseconds") * 1000).to_integral_value())
-    return _checked(value, EPOCH + timedelta(microseconds=micros))
+    try:
+        if type(value) is int:  # fast path: the common case in bulk exports
+            return _checked(value, EPOCH + timedelta(milliseconds=value))
+        micros = int((_number(value, "milliseconds") * 1000).to_integral_value())
+        return _checked(value, EPOCH + timedelta(microseconds=micros))
+    except OverflowError:
+        raise _out_of_range(value) from None
 
 
 def parse_iso8601(value: str) -> datetime:

@@ -23,13 +23,16 @@ class RunLock:
     """``with RunLock(state_path, provider, account):`` or :class:`LockedError` at once."""
 
     def __init__(self, state_path: Path, provider: str, account: str) -> None:
-        digest = hashlib.sha256(f"{provider}\x1f{account}".encode()).hexdigest()[:16]
+        # the state file's name is part of the key: two state files in one directory are independent
+        digest = hashlib.sha256(f"{state_path.name}\x1f{provider}\x1f{account}".encode()).hexdigest()[:16]
         self.path = state_path.parent / "locks" / f"{provider}-{digest}.lock"
         self.provider = provider
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for directory in (self.path.parent.parent, self.path.parent):  # the state dir, then locks/
+            if not directory.exists():
+                directory.mkdir(parents=True, mode=0o700)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

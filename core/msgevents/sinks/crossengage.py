@@ -78,6 +78,8 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "MSGEVENTS_CROSSENGAGE_"
 API_KEY_ENV = ENV_PREFIX + "API_KEY"
 CONNECT_TIMEOUT = 10.0
+#: While submit() or flush() wait, completed outcomes go to the pipeline this often (seconds).
+HAND_OVER_INTERVAL = 0.1
 #: Statuses answered to the content of a request: isolate the offending events.
 REJECT_STATUSES = frozenset({400, 413, 422})
 
@@ -171,6 +173,20 @@ class _PacedSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
+def _session(url: str, bucket: TokenBucket | None) -> requests.Session:
+    """A session with the environment's proxy and CA settings for ``url`` read once.
+
+    ``requests`` otherwise re-reads every environment variable on each request
+    (``trust_env``), a quarter of its CPU time per request.
+    """
+    session = _PacedSession(bucket) if bucket else requests.Session()
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.trust_env = False
+    return session
+
+
 @dataclass
 class _Body:
     events: list[Event]
@@ -217,10 +233,13 @@ class CrossEngageSink(Sink):
                 "User-Agent": f"msgevents/{__version__}",
             },
             sleep=sleep,
-            session=_PacedSession(self.bucket) if self.bucket else requests.Session(),
+            session=_session(self.url, self.bucket),
         )
         self._todo: queue.Queue[_Body | None] = queue.Queue(maxsize=2 * concurrency)
         self._done: queue.Queue[Outcome] = queue.Queue()
+        self._pending = 0  # bodies queued or being sent
+        self._settled = threading.Condition()  # notified when a body's outcome is done
+        self._handed_at = 0.0
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._halted: str | None = None  # why nothing more is sent this run
@@ -249,7 +268,12 @@ class CrossEngageSink(Sink):
     # -- the Sink protocol --------------------------------------------------------------
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
-        """Queue the events as request bodies; blocks while ``2 × concurrency`` bodies wait."""
+        """Queue the events as request bodies; blocks while ``2 × concurrency`` bodies wait.
+
+        While it waits, completed outcomes are handed over to the pipeline
+        (:meth:`~msgevents.Sink.hand_over`) at most every
+        :data:`HAND_OVER_INTERVAL` seconds.
+        """
         if self._closed:
             raise RuntimeError("submit() after close()")
         self._start_workers()
@@ -257,8 +281,16 @@ class CrossEngageSink(Sink):
             item = _Body(chunk, body, tag)
             if self._halted:  # fail at once, without waiting for a worker
                 self._done.put(self._failed(item.events, item.tag, self._not_sent()))
-            else:
-                self._todo.put(item)
+                continue
+            with self._settled:
+                self._pending += 1
+            while True:
+                try:
+                    self._todo.put(item, timeout=HAND_OVER_INTERVAL)
+                    break
+                except queue.Full:
+                    self._hand_over_done()
+            self._hand_over_done()
 
     def poll(self) -> list[Outcome]:
         """Completed outcomes; never blocks, except once when raising :class:`~msgevents.AuthError`.
@@ -270,7 +302,8 @@ class CrossEngageSink(Sink):
         """
         if self._auth_error and not self._auth_raised:
             self._auth_raised = True
-            self._todo.join()
+            with self._settled:
+                self._settled.wait_for(lambda: self._pending == 0)
             raise AuthError(self._auth_error)
         outcomes = []
         while True:
@@ -280,9 +313,21 @@ class CrossEngageSink(Sink):
                 return outcomes
 
     def flush(self) -> list[Outcome]:
-        """Wait for every submitted event and return the outcomes not yet polled."""
-        self._todo.join()
-        return self.poll()
+        """Wait for every submitted event, handing outcomes over meanwhile; return the rest."""
+        while True:
+            with self._settled:
+                finished = self._settled.wait_for(lambda: self._pending == 0, HAND_OVER_INTERVAL)
+            if finished:
+                return self.poll()
+            self._hand_over_done()
+
+    def _hand_over_done(self) -> None:
+        """Give the pipeline what completed, if one is attached and the interval has passed."""
+        now = time.monotonic()
+        if self.on_outcomes is None or now - self._handed_at < HAND_OVER_INTERVAL or self._auth_error:
+            return
+        self._handed_at = now
+        self.hand_over(self.poll())
 
     def close(self) -> None:
         if self._closed:
@@ -315,24 +360,24 @@ class CrossEngageSink(Sink):
     def _work(self) -> None:
         while True:
             item = self._todo.get()
+            if item is None:
+                return
+            outcome = Outcome()
             try:
-                if item is None:
-                    return
-                outcome = Outcome()
-                try:
-                    self._deliver(item.events, item.body, item.tag, outcome)
-                except Exception as exc:  # a bug here must neither lose events nor hang flush()
-                    log.exception("crossengage: unexpected error while delivering")
-                    self._halt(f"internal error: {type(exc).__name__}")
-                    settled = {r.key for r in outcome.delivered}
-                    settled.update(r.key for r, _event, _why in outcome.rejected)
-                    settled.update(r.key for r, _event in outcome.failed)
-                    rest = [e for e in item.events if ledger_key(e) not in settled]
-                    outcome.failed.extend((Receipt.of(e, item.tag), e) for e in rest)
-                    outcome.error = self._not_sent()
-                self._done.put(outcome)
-            finally:
-                self._todo.task_done()
+                self._deliver(item.events, item.body, item.tag, outcome)
+            except Exception as exc:  # a bug here must neither lose events nor hang flush()
+                log.exception("crossengage: unexpected error while delivering")
+                self._halt(f"internal error: {type(exc).__name__}")
+                settled = {r.key for r in outcome.delivered}
+                settled.update(r.key for r, _event, _why in outcome.rejected)
+                settled.update(r.key for r, _event in outcome.failed)
+                rest = [e for e in item.events if ledger_key(e) not in settled]
+                outcome.failed.extend((Receipt.of(e, item.tag), e) for e in rest)
+                outcome.error = self._not_sent()
+            self._done.put(outcome)
+            with self._settled:
+                self._pending -= 1
+                self._settled.notify_all()
 
     def _deliver(self, events: list[Event], body: dict[str, Any], tag: Any, outcome: Outcome) -> None:
         """Send one body and record what became of its events in ``outcome``."""
@@ -367,14 +412,17 @@ class CrossEngageSink(Sink):
             self._halt(str(exc))
             return None, redact(str(exc))
         outcome.ambiguous |= bool(getattr(response, "ambiguous", False))
-        status, text = response.status_code, redact(response.text[:1000].strip())
+        status = response.status_code
+        if 200 <= status < 300:
+            return status, ""
+        text = redact(response.text[:1000].strip())
         if status in (401, 403):
             self._auth_error = (
                 f"CrossEngage refused the API key (HTTP {status} from POST {self.url}); check {API_KEY_ENV}"
             )
             self._halt(self._auth_error)
             return None, self._auth_error
-        if not (200 <= status < 300 or status in REJECT_STATUSES):
+        if status not in REJECT_STATUSES:
             problem = f"unexpected HTTP {status} from POST {self.url}: {text[:200] or '(empty)'}"
             if status in (404, 405) or 300 <= status < 400:
                 problem += f"; check {ENV_PREFIX}BASE_URL"

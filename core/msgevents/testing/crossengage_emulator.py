@@ -11,7 +11,8 @@ In a test::
 
 As a process, for black-box CLI tests (the base URL is the first stdout line;
 accepted events are appended to the state file as JSON Lines, flushed per
-request, so they survive killing either process)::
+request, so they survive killing either process; on SIGTERM/SIGINT the last
+stdout line is :meth:`~CrossEngageEmulator.summary` as JSON)::
 
     python -m msgevents.testing.crossengage_emulator --port 0 --api-key K \\
         --state-file accepted.jsonl [--activated "Message Sent" ...] \\
@@ -326,6 +327,18 @@ class CrossEngageEmulator:
     def resume(self) -> None:
         self._running.set()
 
+    def summary(self) -> dict[str, int]:
+        """Counts for a report (the process prints this as its last stdout line)."""
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "accepted": len(self.accepted),
+                "violations": len(self.violations),
+                "rejected": len(self.rejected),
+                "max_concurrent": self.max_concurrent,
+                "connections": self.connections,
+            }
+
     def received(self) -> Counter[tuple[Any, ...]]:
         """The accepted events as a multiset of :func:`event_key` (duplicates counted)."""
         with self._lock:
@@ -515,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         print(emulator.base_url, flush=True)
         while not done.wait(0.5):
             pass
+    print(json.dumps(emulator.summary()), flush=True)
     return 0
 
 

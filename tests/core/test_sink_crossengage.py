@@ -251,6 +251,18 @@ def test_unexpected_status_fails_and_names_the_base_url_setting(emulator, make_s
     assert emulator.requests == 1
 
 
+def test_an_internal_error_fails_the_unsettled_events_and_stops_sending(emulator, make_sink, monkeypatch):
+    events = events_for("A", 2) + events_for("B", 3)
+    sink = make_sink(concurrency=1)
+    monkeypatch.setattr(sink, "_send", lambda body, outcome: 1 / 0)
+
+    outcomes = deliver(sink, events)
+
+    assert len(settle(events, outcomes)["failed"]) == 5
+    assert all("internal error: ZeroDivisionError" in (o.error or "") for o in outcomes)
+    assert emulator.requests == 0
+
+
 # -- rejections and authentication -----------------------------------------------------------
 
 

@@ -82,6 +82,7 @@ CONNECT_TIMEOUT = 10.0
 HAND_OVER_INTERVAL = 0.1
 #: Statuses answered to the content of a request: isolate the offending events.
 REJECT_STATUSES = frozenset({400, 413, 422})
+_CLOSED = "the sink was closed"
 
 
 class CrossEngageSettings(BaseSettings):
@@ -284,12 +285,17 @@ class CrossEngageSink(Sink):
                 continue
             with self._settled:
                 self._pending += 1
-            while True:
-                try:
-                    self._todo.put(item, timeout=HAND_OVER_INTERVAL)
-                    break
-                except queue.Full:
-                    self._hand_over_done()
+            try:
+                while True:
+                    try:
+                        self._todo.put(item, timeout=HAND_OVER_INTERVAL)
+                        break
+                    except queue.Full:
+                        self._hand_over_done()
+            except BaseException:  # the pipeline's hand-over failed: this body was never queued
+                with self._settled:
+                    self._pending -= 1
+                raise
             self._hand_over_done()
 
     def poll(self) -> list[Outcome]:
@@ -305,12 +311,7 @@ class CrossEngageSink(Sink):
             with self._settled:
                 self._settled.wait_for(lambda: self._pending == 0)
             raise AuthError(self._auth_error)
-        outcomes = []
-        while True:
-            try:
-                outcomes.append(self._done.get_nowait())
-            except queue.Empty:
-                return outcomes
+        return self._drain()
 
     def flush(self) -> list[Outcome]:
         """Wait for every submitted event, handing outcomes over meanwhile; return the rest."""
@@ -324,16 +325,24 @@ class CrossEngageSink(Sink):
     def _hand_over_done(self) -> None:
         """Give the pipeline what completed, if one is attached and the interval has passed."""
         now = time.monotonic()
-        if self.on_outcomes is None or now - self._handed_at < HAND_OVER_INTERVAL or self._auth_error:
+        if self.on_outcomes is None or now - self._handed_at < HAND_OVER_INTERVAL:
             return
         self._handed_at = now
-        self.hand_over(self.poll())
+        self.hand_over(self._drain())
+
+    def _drain(self) -> list[Outcome]:
+        outcomes = []
+        while True:
+            try:
+                outcomes.append(self._done.get_nowait())
+            except queue.Empty:
+                return outcomes
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._halt("the sink was closed")
+        self._halt(_CLOSED)
         for _ in self._workers:
             self._todo.put(None)
         for worker in self._workers:
@@ -367,7 +376,7 @@ class CrossEngageSink(Sink):
                 self._deliver(item.events, item.body, item.tag, outcome)
             except Exception as exc:  # a bug here must neither lose events nor hang flush()
                 log.exception("crossengage: unexpected error while delivering")
-                self._halt(f"internal error: {type(exc).__name__}")
+                self._halt(f"crossengage: internal error: {type(exc).__name__}")
                 settled = {r.key for r in outcome.delivered}
                 settled.update(r.key for r, _event, _why in outcome.rejected)
                 settled.update(r.key for r, _event in outcome.failed)
@@ -435,8 +444,8 @@ class CrossEngageSink(Sink):
             if self._halted:
                 return
             self._halted = reason
-        if reason != "the sink was closed":
-            log.warning("crossengage: %s; sending nothing more this run", reason)
+        if reason != _CLOSED:
+            log.warning("%s; sending nothing more to CrossEngage this run", reason)
 
     def _not_sent(self) -> str:
         return f"not sent: {self._halted}"

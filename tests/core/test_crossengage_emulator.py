@@ -313,7 +313,7 @@ def test_runs_as_a_process_printing_its_url_and_persisting_events(tmp_path: Path
             violation = http.post(base_url + "/events", json={"id": "X", "events": []}, headers=HEADERS)
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        stdout, stderr = process.communicate(timeout=30)
 
     assert statuses == [503, 202]
     assert not_activated.status_code == 400
@@ -321,3 +321,12 @@ def test_runs_as_a_process_printing_its_url_and_persisting_events(tmp_path: Path
     assert process.returncode == 0
     assert '"type": "EMPTY"' in stderr  # violations are reported on stderr
     assert read_accepted(state) == [(("id", "ABC12345"), GOOD_EVENT)]
+    summary = json.loads(stdout.strip().splitlines()[-1])  # the last line, on SIGTERM
+    assert summary == {
+        "requests": 4,
+        "accepted": 1,
+        "violations": 1,
+        "rejected": 1,
+        "max_concurrent": 1,
+        "connections": 1,
+    }

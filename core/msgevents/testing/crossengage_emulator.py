@@ -279,6 +279,7 @@ class CrossEngageEmulator:
         return f"http://{host}:{port}"
 
     def start(self) -> CrossEngageEmulator:
+        self._stopping.clear()
         if self.state_file is not None:
             self._state = open(self.state_file, "a", encoding="utf-8")  # noqa: SIM115
         self._server = _Server(self, self._address)

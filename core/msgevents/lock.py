@@ -31,8 +31,8 @@ class RunLock:
 
     def acquire(self) -> None:
         for directory in (self.path.parent.parent, self.path.parent):  # the state dir, then locks/
-            if not directory.exists():
-                directory.mkdir(parents=True, mode=0o700)
+            if not directory.exists():  # exist_ok: another run may create it at the same moment
+                directory.mkdir(parents=True, mode=0o700, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

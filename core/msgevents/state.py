@@ -90,12 +90,26 @@ def _now_iso() -> str:
 def _create_private(path: Path) -> None:
     """Create the state directory (0700) and file (0600) before SQLite opens it."""
     directory = path.parent
-    if not directory.exists():
-        directory.mkdir(parents=True, mode=0o700)
+    if not directory.exists():  # exist_ok: another process may create it at the same moment
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
     os.chmod(path, 0o600)
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Switch to WAL mode. SQLite answers "locked" at once (no busy wait) while another
+    process is converting a fresh file, so wait here like every other statement does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class StateStore:
@@ -121,7 +135,7 @@ class StateStore:
             raise ConfigError(f"cannot open the state file {str(path)!r}: {exc}") from None
         store = cls(conn, path, readonly=False)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA cache_size=-16000")  # 16 MiB: ledger inserts touch many pages
@@ -129,6 +143,9 @@ class StateStore:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ConfigError(f"{str(path)!r} is not a msgevents state file: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
         return store
 
     @classmethod
@@ -153,15 +170,23 @@ class StateStore:
     def _migrate(self) -> None:
         conn = self._require()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        self._refuse_newer(version)
+        if version == SCHEMA_VERSION:
+            return
+        with self.transaction() as tx:
+            # read again under the write lock: another process may have migrated meanwhile
+            version = tx.execute("PRAGMA user_version").fetchone()[0]
+            self._refuse_newer(version)
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                tx.executescript_in_tx(_MIGRATIONS[target - 1])
+                tx.execute(f"PRAGMA user_version = {target}")
+
+    def _refuse_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise ConfigError(
                 f"state file {str(self.path)!r} has schema {version}, newer than this "
                 f"msgevents ({SCHEMA_VERSION}); upgrade msgevents"
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self.transaction() as tx:
-                tx.executescript_in_tx(_MIGRATIONS[target - 1])
-                tx.execute(f"PRAGMA user_version = {target}")
 
     def close(self) -> None:
         if self._conn is not None:

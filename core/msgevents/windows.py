@@ -5,7 +5,7 @@
   (first run: ``--since`` or now minus the default lookback) up to now minus
   the settle delay; the position advances when everything read was acknowledged.
 - **backfill** (``--until``, or ``--since`` once a live position exists): exactly
-  ``[since, until or now - settle)``; never moves the live position.
+  ``[since or now - lookback, until or now - settle)``; never moves the live position.
 - ``--full-refresh`` restarts the live position at ``--since`` or the default lookback.
 """
 
@@ -79,7 +79,7 @@ def plan_windows(
     backfill = until is not None or (since is not None and bool(positions) and not full_refresh)
     windows: dict[str, Window] = {}
     if backfill:
-        start = since if since is not None else min(positions.values(), default=now - lookback)
+        start = since if since is not None else now - lookback
         stop = min(until, end) if until is not None else end
         if start < now - ledger_retention:
             warnings.append(

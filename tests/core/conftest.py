@@ -128,7 +128,7 @@ def secrets(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return registry
 
 
-# -- a scripted local HTTP server ------------------------------------------------------------------------
+# -- a scripted local HTTP server ------------------------------------------------------------------
 
 
 @dataclass

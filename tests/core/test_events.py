@@ -37,7 +37,7 @@ def event(**overrides) -> Event:
     return Event(**{**BASE, **overrides})
 
 
-# -- event types ------------------------------------------------------------------------
+# -- event types -----------------------------------------------------------------------------------
 
 
 def test_there_are_exactly_the_eight_crossengage_event_types():
@@ -62,7 +62,7 @@ def test_other_spellings_are_rejected(name):
     assert "event" in str(caught.value)
 
 
-# -- identity ------------------------------------------------------------------------
+# -- identity --------------------------------------------------------------------------------------
 
 
 def test_user_id_only():
@@ -116,7 +116,7 @@ def test_plausible_emails_are_accepted(good):
     assert event(user_id=None, email=good).email == good
 
 
-# -- optional properties ------------------------------------------------------------------------
+# -- optional properties ---------------------------------------------------------------------------
 
 
 def test_numbers_are_coerced_to_strings():
@@ -160,7 +160,7 @@ def test_provider_is_required_and_not_blank():
         event(provider="  ")
 
 
-# -- timestamps ------------------------------------------------------------------------
+# -- timestamps ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -226,7 +226,7 @@ def test_unparseable_timestamps_are_rejected(garbage):
     assert "timestamp" in str(caught.value)
 
 
-# -- event_id ------------------------------------------------------------------------
+# -- event_id --------------------------------------------------------------------------------------
 
 
 def test_event_id_is_computed_deterministically():

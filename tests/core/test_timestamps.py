@@ -37,7 +37,7 @@ from msgevents.timestamps import (
 MAILGUN = datetime(2018, 6, 22, 18, 29, 59, 626182, tzinfo=UTC)  # 1529692199.626182
 
 
-# -- epoch numbers ------------------------------------------------------------------------
+# -- epoch numbers ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_epoch_garbage_is_rejected_showing_the_value(parse, value):
     assert repr(value) in str(caught.value)
 
 
-# -- ISO 8601 ------------------------------------------------------------------------
+# -- ISO 8601 --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_iso8601_needs_a_string(value):
     assert repr(value) in str(caught.value)
 
 
-# -- RFC 2822 and dispatch ------------------------------------------------------------------------
+# -- RFC 2822 and dispatch -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -210,7 +210,7 @@ def test_parse_datetime_rejects_showing_the_value(value):
     assert repr(value) in str(caught.value)
 
 
-# -- strptime formats ------------------------------------------------------------------------
+# -- strptime formats ------------------------------------------------------------------------------
 
 
 def test_parse_with_format_reads_utc_by_default():
@@ -242,7 +242,7 @@ def test_parse_with_format_mismatch_names_the_format():
         parse_with_format("2024-05-01", "%d.%m.%Y")
 
 
-# -- epoch milliseconds of a datetime ------------------------------------------------------------------------
+# -- epoch milliseconds of a datetime --------------------------------------------------------------
 
 
 def test_to_epoch_millis_truncates_and_ignores_the_zone():
@@ -258,7 +258,7 @@ def test_to_epoch_millis_rejects_naive():
         to_epoch_millis(datetime(2022, 1, 11))
 
 
-# -- the output form ------------------------------------------------------------------------
+# -- the output form -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,7 @@ def test_parse_then_format_round_trips_the_crossengage_form():
         assert format_timestamp(parse_iso8601(text)) == text
 
 
-# -- independence from the process time zone --------------------------------------------
+# -- independence from the process time zone -------------------------------------------------------
 
 _IN_ANOTHER_ZONE = textwrap.dedent(
     """

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -192,7 +193,10 @@ def _ms(started: float) -> int:
 
 
 def _strip_query(url: str) -> str:
-    return url.split("?", 1)[0]
+    """``url`` without query string, fragment and ``user:password@`` (all may hold credentials)."""
+    parts = urlsplit(url.split("?", 1)[0].split("#", 1)[0])
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _describe(exc: requests.RequestException) -> str:

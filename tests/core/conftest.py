@@ -5,7 +5,8 @@
 - ``cheap_events``: many distinct events quickly (copies of one validated event);
 - ``secrets``: an empty secret registry for one test (``msgevents.redact`` is process-wide);
 - ``http_server``: a threaded ``http.server`` on 127.0.0.1 answering from a script of
-  :class:`Reply` objects and recording every request it read.
+  :class:`Reply` objects (the ``reply`` fixture) and recording every request it read;
+- ``closed_port``: a local port nobody listens on.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class ScriptedServer:
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True)
 
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
@@ -208,6 +209,12 @@ def http_server() -> Iterator[ScriptedServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def reply() -> type[Reply]:
+    """The :class:`Reply` class, to script ``http_server``: ``http_server.script(reply(503))``."""
+    return Reply
 
 
 @pytest.fixture

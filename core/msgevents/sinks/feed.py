@@ -141,7 +141,7 @@ class FeedSink(Sink):
             self._file.close()
             self._file = None
             if self._tmp_path is not None:
-                self._tmp_path.unlink(missing_ok=True)
+                _remove(self._tmp_path)
 
     # -- files ----------------------------------------------------------------------------
 
@@ -171,6 +171,8 @@ class FeedSink(Sink):
         assert self._tmp_path is not None
         assert self._journal is not None
         tmp = self._tmp_path
+        file_id: int | None = None
+        renamed = False
         try:
             self._file.write(b"\n]\n")
             self._file.flush()
@@ -182,8 +184,13 @@ class FeedSink(Sink):
                 tmp = self._zip(tmp, final)
             file_id = self._journal.record_pending_file(str(tmp), str(final), [r.key for r in self._receipts])
             os.rename(tmp, final)
+            renamed = True
             _fsync_directory(self.directory)
         except OSError as exc:
+            if not renamed:  # nothing reached the directory: forget the pending ledger rows now
+                _remove(tmp)
+                if file_id is not None:
+                    self._journal.resolve_pending_file(file_id, renamed=False)
             self._fail(f"feed: cannot write to {self.directory}: {exc.strerror}")
             return
         self.files.append(final)
@@ -196,10 +203,14 @@ class FeedSink(Sink):
     def _zip(self, json_tmp: Path, final: Path) -> Path:
         zip_tmp = json_tmp.with_suffix(".zip")
         inner = final.name[: -len(".zip")]
-        with zipfile.ZipFile(zip_tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.write(json_tmp, arcname=inner)
-        with open(zip_tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+        try:
+            with zipfile.ZipFile(zip_tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                archive.write(json_tmp, arcname=inner)
+            with open(zip_tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        except OSError:
+            _remove(zip_tmp)
+            raise
         json_tmp.unlink()
         return zip_tmp
 
@@ -211,11 +222,17 @@ class FeedSink(Sink):
                 self._file.close()
             self._file = None
         if self._tmp_path is not None:
-            self._tmp_path.unlink(missing_ok=True)
+            _remove(self._tmp_path)
             self._tmp_path = None
         self._outcomes.append(Outcome(failed=[(r, None) for r in self._receipts], error=reason))
         self._receipts = []
         self._lines = 0
+
+
+def _remove(path: Path) -> None:
+    """Delete a temporary file if it is there; cleaning up after a failure must not fail itself."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -9,6 +9,7 @@ writes nothing twice; use a fresh ``--state`` for an ad-hoc dump.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -76,7 +77,11 @@ class JsonlSink(Sink):
 
     def close(self) -> None:
         if self._out is not None and self.path is not None:
-            self._out.close()
+            if self._broken is None:
+                self._out.close()
+            else:  # the unwritten rest was reported as failed; flushing it again fails again
+                with contextlib.suppress(OSError):
+                    self._out.close()
         self._out = None
 
 

@@ -1,0 +1,124 @@
+"""The sink contract (``msgevents.sink``): ledger keys, receipts, outcomes, stats and the base class.
+
+Covers the 16-byte ledger key (deterministic, per provider and event id),
+receipts carrying the batch tag, independent outcome lists, thread-safe
+delivery counters, and the defaults of :class:`Sink`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from msgevents.events import EventType
+from msgevents.sink import DeliveryStats, Outcome, Receipt, Sink, ledger_key
+
+
+def test_ledger_key_is_16_bytes_and_deterministic(make_event):
+    key = ledger_key(make_event())
+    assert isinstance(key, bytes)
+    assert len(key) == 16
+    assert ledger_key(make_event()) == key
+
+
+def test_ledger_key_depends_on_provider_and_event_id_only(make_event):
+    base = make_event(event_id="e-1")
+    assert ledger_key(make_event(event_id="e-1", user_id="OTHER", channel="SMS")) == ledger_key(base)
+    assert ledger_key(make_event(event_id="e-2")) != ledger_key(base)
+    assert ledger_key(make_event(event_id="e-1", provider="other")) != ledger_key(base)
+
+
+def test_ledger_key_of_equal_native_events_is_equal(make_event):
+    assert ledger_key(make_event(user_id=None, email="Jane@Example.com")) == ledger_key(
+        make_event(user_id=None, email="jane@example.com")
+    )
+
+
+def test_receipt_of_an_event_carries_key_type_and_tag(make_event):
+    event = make_event(event="Message Clicked")
+    receipt = Receipt.of(event, ("opens", 3))
+    assert receipt == (ledger_key(event), EventType.CLICKED, ("opens", 3))
+    assert receipt.key == ledger_key(event)
+    assert receipt.event_type is EventType.CLICKED
+    assert receipt.tag == ("opens", 3)
+
+
+def test_outcomes_do_not_share_their_lists():
+    first, second = Outcome(), Outcome()
+    first.delivered.append("x")
+    first.failed.append("y")
+    assert second.delivered == []
+    assert second.failed == []
+    assert (second.ambiguous, second.error, second.file_id) == (False, None, None)
+
+
+def test_delivery_stats_add_up_across_threads():
+    stats = DeliveryStats()
+
+    def work():
+        for _ in range(2000):
+            stats.add(requests=1, retries=2)
+        stats.add(files=1, throttled=3, ambiguous=1)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert stats.as_dict() == {
+        "requests": 16000,
+        "retries": 32000,
+        "throttled": 24,
+        "ambiguous": 8,
+        "files": 8,
+    }
+
+
+def test_delivery_stats_refuse_unknown_counters():
+    with pytest.raises(AttributeError):
+        DeliveryStats().add(bogus=1)
+
+
+class MinimalSink(Sink):
+    name = "minimal"
+    help = "minimal:TARGET - for tests"
+
+    @property
+    def key(self) -> str:
+        return f"minimal:{self.target}"
+
+
+def test_base_sink_defaults():
+    sink = MinimalSink.from_target("x")
+    assert isinstance(sink, MinimalSink)
+    assert sink.target == "x"
+    assert sink.description == "minimal:x"
+    assert sink.describe_target() == {"sink": "minimal", "destination": "minimal:x"}
+    assert sink.secret_values() == []
+    assert sink.poll() == []
+    assert sink.flush() == []
+    assert sink.stats.as_dict()["requests"] == 0
+    sink.open(None)
+    sink.close()
+
+
+def test_base_sink_requires_key_and_submit():
+    class Bare(Sink):
+        name = "bare"
+
+    sink = Bare(None)
+    with pytest.raises(NotImplementedError):
+        _ = sink.key
+    with pytest.raises(NotImplementedError):
+        sink.submit([])
+
+
+def test_hand_over_passes_outcomes_to_the_pipeline():
+    sink = MinimalSink("x")
+    received: list[list[Outcome]] = []
+    sink.on_outcomes = received.append
+    outcome = Outcome()
+    sink.hand_over([outcome])
+    sink.hand_over([])  # nothing to hand over: no call
+    assert received == [[outcome]]

@@ -37,6 +37,7 @@ from msgevents.provider import Provider, load_settings
 from msgevents.redact import RedactingFilter, add_secret, redact
 from msgevents.replay import quarantine_provider
 from msgevents.report import Progress, RunReport
+from msgevents.scaffold import Layout, provider_names, write_provider
 from msgevents.settings import core_settings
 from msgevents.sink import Sink
 from msgevents.timestamps import UTC
@@ -355,6 +356,51 @@ def replay_command(
     except MsgEventsError as exc:
         _fail(exc)
     _run(provider_name, sink_spec, options, report_path)
+
+
+# -- new-provider -----------------------------------------------------------------------------------
+
+
+def _provider_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        provider_names(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@cli.command("new-provider")
+@click.argument("name", callback=_provider_name)
+@click.option(
+    "--directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write a standalone project DIR/NAME (with its own examples/ and tests/) "
+    "instead of plugins/NAME, examples/NAME and tests/plugins/NAME here.",
+)
+@click.option("--force", is_flag=True, help="Overwrite the generated files in existing folders.")
+def new_provider_command(name: str, directory: Path | None, force: bool) -> None:
+    """Scaffold the provider plugin NAME: plugins/NAME (or DIR/NAME), a sample and tests.
+
+    NAME (lower-case letters, digits and dashes) is what users type after
+    --provider; the distribution is msgevents-NAME, the package msgevents_NAME.
+    The plugin works as is on its sample webhook dump; places to adapt to the
+    real provider API are marked ADAPT.
+    """
+    root = directory if directory is not None else Path(".")
+    try:
+        written = write_provider(name, root, standalone=directory is not None, force=force)
+    except MsgEventsError as exc:
+        _fail(exc)
+    layout = Layout(provider_names(name), root, standalone=directory is not None)
+    click.echo(f"Created the provider plugin {name} ({layout.names.dist}):")
+    for path in written:
+        click.echo(f"  {path}")
+    click.echo("Next:")
+    if directory is not None:
+        click.echo(f"  cd {layout.project}")
+    for command in layout.commands():
+        click.echo(f"  {command}")
+    click.echo(f"  then adapt the places marked ADAPT: grep -rn ADAPT {layout.relative(layout.project)}")
 
 
 def main() -> None:

@@ -58,8 +58,9 @@ def new_plugin_manager() -> pluggy.PluginManager:
 
 
 def _describe_exception(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """One line: the exception's type and message, its lines joined (pluggy puts the cause on line 3)."""
+    lines = [line.strip() for line in f"{type(exc).__name__}: {exc}".splitlines() if line.strip()]
+    return "; ".join(lines)
 
 
 def validate_provider_class(cls: Any, origin: str) -> None:
@@ -116,6 +117,9 @@ class Registry:
         def add_sink(cls: type[Sink]) -> None:
             if not (isinstance(cls, type) and issubclass(cls, Sink)) or not getattr(cls, "name", ""):
                 raise PluginError(f"{origin} registered {cls!r}, which is not a named msgevents.Sink")
+            existing = self.sinks.get(cls.name)
+            if existing is not None and existing is not cls:
+                raise PluginError(f"{origin}: sink name {cls.name!r} is already taken")
             self.sinks[cls.name] = cls
 
         def add_processor(processor_name: str, processor: Processor) -> None:

@@ -19,10 +19,13 @@ __all__ = ["Processor", "replace"]
 Processor = Callable[[Sequence[Event], Provider], Sequence[Event]]
 
 
-def replace(event: Event, **changes: Any) -> Event:
+def replace(event: Event, /, **changes: Any) -> Event:
     """A validated copy of ``event`` with ``changes`` applied; ``event_id`` is kept.
 
     >>> replace(event, user_id="ABC12345", email=None)
+
+    ``event`` is positional-only, so the event type can be changed too:
+    ``replace(event, event=EventType.SOFT_BOUNCED)``.
     """
     if "event_id" in changes:
         raise ValueError("event_id is the event's identity in the ledger and cannot be replaced")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from msgevents.errors import ConfigError
@@ -249,7 +250,7 @@ class Provider:
                     "env": cls.Settings.env_name(field_name),
                     "required": info.is_required(),
                     "secret": annotation is SecretStr or "SecretStr" in repr(annotation),
-                    "default": None if info.is_required() else _show_default(info.default),
+                    "default": _default_of(info),
                     "description": info.description or "",
                 }
             )
@@ -266,6 +267,16 @@ class Provider:
             "retention_days": cls.retention.days if cls.retention else None,
             "settings": settings,
         }
+
+
+def _default_of(info: FieldInfo) -> Any:
+    """The shown default of a settings field (``default_factory`` called); ``None`` when required."""
+    if info.is_required():
+        return None
+    try:
+        return _show_default(info.get_default(call_default_factory=True))
+    except Exception:  # a factory that needs other fields' values: nothing to show
+        return None
 
 
 def _show_default(value: Any) -> Any:

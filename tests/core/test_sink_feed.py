@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import tracemalloc
 import zipfile
 from datetime import UTC, datetime
@@ -172,6 +173,42 @@ def test_a_second_run_in_the_same_second_does_not_overwrite(open_sink, feeds, ma
     )
     assert json.loads(first.read_bytes())[0]["id"] == "FIRST"
     assert json.loads(second.read_bytes())[0]["id"] == "SECOND"
+
+
+def test_concurrent_runs_into_one_directory_never_replace_each_others_files(
+    open_sink, feeds, tmp_path, make_event, monkeypatch, frozen_clock
+):
+    """Run 1 has chosen its name; run 2 (another provider, own state) finishes before run 1 renames."""
+
+    def second_run():
+        store = StateStore.open(tmp_path / "other-state" / "state.db")
+        sink = FeedSink(str(feeds))
+        sink.open(store.journal(store.sink_id(sink.key)))
+        deliver(sink, [make_event(user_id="SECOND")])
+        sink.close()
+        store.close()
+
+    first = open_sink()
+    first.submit([make_event(user_id="FIRST")], "a")
+    rename = os.rename
+    others: list[threading.Thread] = []
+
+    def rename_while_the_other_run_finishes(source, target):
+        if not others:
+            others.append(threading.Thread(target=second_run))
+            others[0].start()
+            others[0].join(timeout=0.5)  # unlocked, it finishes here and takes the same name
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename_while_the_other_run_finishes)
+    first.flush()
+    others[0].join()
+    paths = final_files(feeds)
+    assert sorted(json.loads(p.read_bytes())[0]["id"] for p in paths) == ["FIRST", "SECOND"]
+    assert [p.name for p in paths] == [
+        "event_history_20240501120000.json",
+        "event_history_20240501120001.json",
+    ]
 
 
 def test_nothing_submitted_writes_no_file(open_sink, feeds):

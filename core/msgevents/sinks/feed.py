@@ -5,7 +5,9 @@ taken the next free second is used): a JSON array with one flat object per
 line, at most 100,000 physical lines including ``[`` and ``]``. Lines are
 streamed to a hidden temporary file; when a file is full (or the run ends) it
 is fsynced, recorded as *pending* in the state together with its events'
-ledger keys, renamed into place and the directory fsynced. Only then are its
+ledger keys, renamed into place and the directory fsynced. Choosing the name
+and renaming happen under a lock on the directory, so runs of other providers
+writing into the same directory never replace each other's files. Only then are its
 events acknowledged. A run killed in between leaves a pending record that the
 next run settles: renamed → committed; not renamed → the temporary file is
 deleted and its events are sent again.
@@ -18,9 +20,10 @@ exactly one ``event_history_….json`` (CrossEngage's zip rule);
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -146,7 +149,8 @@ class FeedSink(Sink):
     # -- files ----------------------------------------------------------------------------
 
     def _start_file(self) -> None:
-        self._tmp_path = self.directory / f"{TMP_PREFIX}{os.getpid()}-{len(self.files)}.json"
+        # unique per process and sink: two sinks of one process must not share a temporary file
+        self._tmp_path = self.directory / f"{TMP_PREFIX}{os.getpid()}-{id(self):x}-{len(self.files)}.json"
         fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._lines = 0
@@ -179,12 +183,17 @@ class FeedSink(Sink):
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
-            final = self._free_name()
-            if self.settings.zip:
-                tmp = self._zip(tmp, final)
-            file_id = self._journal.record_pending_file(str(tmp), str(final), [r.key for r in self._receipts])
-            os.rename(tmp, final)
-            renamed = True
+            # another run (another provider) may be naming a file in this directory right now:
+            # choosing a free name and renaming into it must not interleave, or one file
+            # would silently replace the other
+            with _directory_lock(self.directory):
+                final = self._free_name()
+                if self.settings.zip:
+                    tmp = self._zip(tmp, final)
+                keys = [r.key for r in self._receipts]
+                file_id = self._journal.record_pending_file(str(tmp), str(final), keys)
+                os.rename(tmp, final)
+                renamed = True
             _fsync_directory(self.directory)
         except OSError as exc:
             if not renamed:  # nothing reached the directory: forget the pending ledger rows now
@@ -233,6 +242,17 @@ def _remove(path: Path) -> None:
     """Delete a temporary file if it is there; cleaning up after a failure must not fail itself."""
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the directory itself, between processes writing into it."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _fsync_directory(directory: Path) -> None:

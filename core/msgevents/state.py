@@ -394,16 +394,18 @@ class StateStore:
                 )
         return len(rows)
 
-    def outbox_count(self, sink_id: int | None, provider: str | None = None) -> int:
+    def outbox_count(
+        self, sink_id: int | None, provider: str | None = None, account: str | None = None
+    ) -> int:
+        """Events waiting in the outbox of ``sink_id``; of one provider (and account) when given."""
         if self._conn is None or sink_id is None:
             return 0
-        if provider is None:
-            row = self._conn.execute("SELECT COUNT(*) FROM outbox WHERE sink_id=?", (sink_id,))
-        else:
-            row = self._conn.execute(
-                "SELECT COUNT(*) FROM outbox WHERE sink_id=? AND provider=?", (sink_id, provider)
-            )
-        return int(row.fetchone()[0])
+        sql, params = "SELECT COUNT(*) FROM outbox WHERE sink_id=?", [sink_id]
+        if provider is not None:
+            sql, params = sql + " AND provider=?", [*params, provider]
+        if account is not None:
+            sql, params = sql + " AND account=?", [*params, account]
+        return int(self._conn.execute(sql, params).fetchone()[0])
 
     def outbox_batches(
         self, sink_id: int | None, provider: str, account: str, size: int = 1000

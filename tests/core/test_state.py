@@ -279,6 +279,9 @@ def test_outbox_batches_are_per_provider_and_account(store, make_event):
     [[(_stream, payload)]] = list(store.outbox_batches(sink, "p", "two"))
     assert payload["account"] == "two"
     assert store.outbox_count(sink) == 3
+    assert store.outbox_count(sink, "p") == 2
+    assert store.outbox_count(sink, "p", "two") == 1  # what one run of (p, two) has waiting
+    assert store.outbox_count(sink, "q", "two") == 0
 
 
 def test_parking_the_same_event_twice_keeps_one_row(store, make_event):

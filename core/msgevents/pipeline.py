@@ -217,7 +217,7 @@ class Collector:
         state = self.state
         assert state is not None
         self._outbox_used = state.outbox_count(self.sink_id) > 0
-        pending = state.outbox_count(self.sink_id, self.provider.name)
+        pending = state.outbox_count(self.sink_id, self.provider.name, self.account)
         if not pending:
             return
         if self.options.dry_run or self.sink is None:
@@ -593,7 +593,7 @@ class Collector:
         if files:
             report.files = [str(p) for p in files]
         if state is not None and not self.options.dry_run and self.sink_id is not None:
-            report.outbox_pending = state.outbox_count(self.sink_id, self.provider.name)
+            report.outbox_pending = state.outbox_count(self.sink_id, self.provider.name, self.account)
         if self._unparked:
             report.warn(
                 f"{self._unparked} events were written to a feed file that could not be finished; "

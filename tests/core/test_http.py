@@ -29,6 +29,11 @@ def stats() -> DeliveryStats:
     return DeliveryStats()
 
 
+def counts(stats: DeliveryStats) -> dict[str, int]:
+    """The counters the HTTP client keeps (a sink's stats may hold more)."""
+    return {name: stats.as_dict()[name] for name in ("requests", "retries", "throttled", "ambiguous")}
+
+
 @pytest.fixture
 def client(sleeps, stats):
     made: list[HttpClient] = []
@@ -66,7 +71,7 @@ def test_server_errors_are_retried_with_exponential_backoff(reply, http_server, 
     assert 0.25 <= sleeps[0] <= 0.5
     assert 0.5 <= sleeps[1] <= 1.0
     assert 1.0 <= sleeps[2] <= 2.0
-    assert stats.as_dict() == {"requests": 4, "retries": 3, "throttled": 0, "ambiguous": 0, "files": 0}
+    assert counts(stats) == {"requests": 4, "retries": 3, "throttled": 0, "ambiguous": 0}
 
 
 def test_backoff_is_capped(reply, http_server, client, sleeps):
@@ -171,7 +176,7 @@ def test_a_refused_connection_is_retried_and_not_ambiguous(closed_port, client, 
     assert caught.value.status is None
     assert "connection refused" in str(caught.value)
     assert len(sleeps) == 2
-    assert stats.as_dict() == {"requests": 3, "retries": 2, "throttled": 0, "ambiguous": 0, "files": 0}
+    assert counts(stats) == {"requests": 3, "retries": 2, "throttled": 0, "ambiguous": 0}
 
 
 def test_a_connection_dropped_after_the_request_was_read_is_ambiguous(
@@ -207,7 +212,7 @@ def test_stats_count_requests_retries_throttled_and_ambiguous(reply, http_server
     response = client(retry=RetryPolicy(attempts=6)).request("POST", http_server.url, json={})
     assert response.status_code == 202
     assert response.ambiguous is True
-    assert stats.as_dict() == {"requests": 5, "retries": 4, "throttled": 2, "ambiguous": 1, "files": 0}
+    assert counts(stats) == {"requests": 5, "retries": 4, "throttled": 2, "ambiguous": 1}
 
 
 def test_a_later_success_after_only_unambiguous_failures_is_not_ambiguous(reply, http_server, client):

@@ -66,13 +66,8 @@ def test_delivery_stats_add_up_across_threads():
         thread.start()
     for thread in threads:
         thread.join()
-    assert stats.as_dict() == {
-        "requests": 16000,
-        "retries": 32000,
-        "throttled": 24,
-        "ambiguous": 8,
-        "files": 8,
-    }
+    expected = {"requests": 16000, "retries": 32000, "throttled": 24, "ambiguous": 8, "files": 8}
+    assert stats.as_dict().items() >= expected.items()
 
 
 def test_delivery_stats_refuse_unknown_counters():

@@ -146,7 +146,7 @@ class Event(BaseModel):
             raise ValueError("event has no identity: user_id and email are both empty (set one of them)")
         if not self.provider.strip():
             raise ValueError("provider must not be empty")
-        if not fields["event_id"]:
+        if not fields["event_id"].strip():
             fields["event_id"] = compute_event_id(
                 self.provider,
                 self.account,

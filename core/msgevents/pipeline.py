@@ -40,6 +40,7 @@ from msgevents.errors import (
     LockedError,
     MappingError,
     MsgEventsError,
+    PluginError,
 )
 from msgevents.events import Event
 from msgevents.formats import event_from_jsonl
@@ -400,11 +401,10 @@ class Collector:
             try:
                 events = list(processor(events, self.provider))
             except Exception as exc:
-                self._plugin_broke = True
-                raise IncompleteError(f"processor {name!r} failed: {type(exc).__name__}: {exc}") from exc
-            events = list(self._checked(events, None))
+                raise PluginError(f"processor {name!r} failed: {type(exc).__name__}: {exc}") from exc
             if len(events) < before:
                 self.report.dropped[name] += before - len(events)
+            events = list(self._checked(events, None))  # a processor is held to the contract too
         self.report.count_all(events, "collected")
         self._buffer.setdefault(tag, []).extend(events)
         self._buffered += len(events)
@@ -587,6 +587,9 @@ class Collector:
         report.ended_at = datetime.now(UTC)
         if sink is not None:
             report.delivery = sink.stats.as_dict()
+        stats = getattr(self.provider, "stats", None)
+        if stats is not None:
+            report.provider_http = {k: v for k, v in stats.as_dict().items() if k != "files"}
         if self.quarantine.path is not None:
             report.quarantine_file = str(self.quarantine.path)
         files = getattr(sink, "files", None)

@@ -75,9 +75,14 @@ def validate_provider_class(cls: Any, origin: str) -> None:
     if not isinstance(events, frozenset | set) or not events:
         problems.append("'supported_events' must be a non-empty set of EventType")
     else:
+        names = {e.value for e in EventType}
         unknown = [e for e in events if not isinstance(e, EventType)]
-        if unknown:
-            problems.append(f"'supported_events' holds values outside the eight: {unknown!r}")
+        plain = [e for e in unknown if e in names]
+        if plain:
+            problems.append(f"'supported_events' must hold EventType members, not strings: {sorted(plain)!r}")
+        outside = [e for e in unknown if e not in plain]
+        if outside:
+            problems.append(f"'supported_events' holds values outside the eight: {outside!r}")
     if not (isinstance(cls.Settings, type) and issubclass(cls.Settings, ProviderSettings)):
         problems.append("'Settings' must subclass msgevents.ProviderSettings")
     if cls.map_record is Provider.map_record:
@@ -102,6 +107,8 @@ class Registry:
             self.pm.register(module, name=name)
             self.pm.check_pending()
         except (pluggy.PluginValidationError, ValueError) as exc:
+            if self.pm.is_registered(module):
+                self.pm.unregister(module)  # a refused module must not poison later ones
             raise PluginError(f"{origin}: {_describe_exception(exc)}") from exc
         caller = self.pm.subset_hook_caller  # call this module's hooks only
         others = [p for p in self.pm.get_plugins() if p is not module]

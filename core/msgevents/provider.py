@@ -18,12 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from msgevents.errors import ConfigError
 from msgevents.events import Event, EventType
+from msgevents.http import HttpClient, RetryPolicy
+from msgevents.sink import DeliveryStats
 from msgevents.timestamps import UTC
 
 __all__ = [
@@ -91,7 +93,13 @@ class ProviderSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
-    lookback: timedelta = timedelta(days=7)
+    lookback: timedelta = Field(
+        timedelta(days=7), description="Where the first live run starts: now minus this."
+    )
+    http_retries: int = Field(
+        6, ge=1, le=20, description="Attempts per API request (the first included) before giving up."
+    )
+    http_timeout: float = Field(60.0, gt=0, description="Read timeout per API request, seconds.")
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -177,6 +185,17 @@ class Provider:
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
+        #: Requests, retries, 429s and ambiguous requests of this provider's API calls (run report).
+        self.stats = DeliveryStats()
+
+    def http_client(self, name: str, **kwargs: Any) -> HttpClient:
+        """An :class:`~msgevents.HttpClient` counting into :attr:`stats`, with the retry
+        attempts and read timeout of the settings (``MSGEVENTS_<NAME>_HTTP_RETRIES``,
+        ``…_HTTP_TIMEOUT``). ``kwargs`` go to ``HttpClient`` (``auth``, ``headers``, ``sleep``…)."""
+        kwargs.setdefault("stats", self.stats)
+        kwargs.setdefault("retry", RetryPolicy(attempts=self.settings.http_retries))
+        kwargs.setdefault("timeout", (10.0, self.settings.http_timeout))
+        return HttpClient(name=name, **kwargs)
 
     # -- identity -------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class RunReport:
     inputs: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     delivery: dict[str, int] = field(default_factory=dict)
+    provider_http: dict[str, int] = field(default_factory=dict)
     quarantine_file: str | None = None
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -87,6 +88,7 @@ class RunReport:
             "dropped_by_processor": dict(self.dropped),
             "outbox": {"sent": self.outbox_sent, "pending": self.outbox_pending},
             "delivery": dict(self.delivery),
+            "provider_http": dict(self.provider_http),
             "windows": self.windows,
             "inputs": self.inputs,
             "files": self.files,
@@ -139,6 +141,12 @@ class RunReport:
                 f"  delivery: {d.get('requests', 0)} requests, {d.get('retries', 0)} retries, "
                 f"{d.get('throttled', 0)} throttled (429), {d.get('ambiguous', 0)} ambiguous, "
                 f"{d.get('files', 0)} files"
+            )
+        if self.provider_http.get("requests"):
+            p = self.provider_http
+            lines.append(
+                f"  provider API: {p.get('requests', 0)} requests, {p.get('retries', 0)} retries, "
+                f"{p.get('throttled', 0)} throttled (429)"
             )
         for path in self.files:
             lines.append(f"  wrote {path}")

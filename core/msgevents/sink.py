@@ -151,18 +151,21 @@ class Sink:
         #: Set by the pipeline: commits outcomes (ledger, positions) at once.
         self.on_outcomes: Callable[[list[Outcome]], None] | None = None
 
-    def hand_over(self, outcomes: list[Outcome]) -> None:
+    def hand_over(self, outcomes: list[Outcome]) -> bool:
         """Give completed outcomes to the pipeline *now*, from the thread that called
         :meth:`submit` or :meth:`flush`.
 
         A sink whose ``submit``/``flush`` can block for long (waiting on requests)
         calls this while it waits, so what was acknowledged is written to the
         ledger straight away: a run killed at any moment repeats at most the
-        requests in flight. Without a pipeline attached, outcomes stay queued
-        for :meth:`poll`.
+        requests in flight. Returns ``False`` (and takes nothing) when no
+        pipeline is attached: keep such outcomes for :meth:`poll`.
         """
-        if outcomes and self.on_outcomes is not None:
+        if self.on_outcomes is None:
+            return False
+        if outcomes:
             self.on_outcomes(outcomes)
+        return True
 
     @classmethod
     def from_target(cls, target: str | None) -> Sink:

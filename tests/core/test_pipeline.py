@@ -312,3 +312,37 @@ def test_ledger_retention_shorter_than_restatement_is_a_config_error(fake, tmp_p
     opts = CollectOptions(state_path=tmp_path / "s.db", ledger_retention=timedelta(minutes=30))
     with pytest.raises(ConfigError, match="restatement"):
         Collector(fake(), FeedSink(str(tmp_path / "feeds")), opts)
+
+
+def test_a_crashing_processor_is_a_plugin_error(fake, tmp_path):
+    from msgevents.errors import PluginError
+
+    def boom(events, provider):
+        raise RuntimeError("lookup service down")
+
+    path = write_records(tmp_path / "in.jsonl", [record(1)])
+    opts = CollectOptions(state_path=tmp_path / "state.db", inputs=[path])
+    with pytest.raises(PluginError, match="processor 'boom' failed: RuntimeError: lookup service down"):
+        Collector(fake(), FeedSink(str(tmp_path / "feeds")), opts, processors=[("boom", boom)]).run()
+
+
+def test_dropped_counts_only_what_the_processor_removed(fake, tmp_path):
+    def to_spam(events, provider):  # replaces one event with an undeclared type: a contract violation
+        return [replace(events[0], event=EventType.MARKED_AS_SPAM), *events[1:]]
+
+    path = write_records(tmp_path / "in.jsonl", [record(1), record(2)])
+    opts = CollectOptions(state_path=tmp_path / "state.db", inputs=[path])
+    report = Collector(fake(), FeedSink(str(tmp_path / "feeds")), opts, processors=[("spam", to_spam)]).run()
+    assert report.dropped == {}
+    assert report.contract_violations == 1
+    assert report.exit_code == 5
+    assert report.total("delivered") == 1
+
+
+def test_provider_http_counters_reach_the_report(fake, tmp_path):
+    provider = fake()
+    provider.stats.add(requests=3, retries=2, throttled=1)
+    write_records(fake.data, [record(1)])
+    report = run(provider, FeedSink(str(tmp_path / "feeds")), tmp_path)
+    assert report.as_dict()["provider_http"] == {"requests": 3, "retries": 2, "throttled": 1, "ambiguous": 0}
+    assert "provider API: 3 requests, 2 retries, 1 throttled" in report.summary()

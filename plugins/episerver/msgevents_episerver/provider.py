@@ -94,7 +94,7 @@ class EpiserverProvider(msgevents.Provider):
         if self._soap is None:
             self.settings.require_soap()
             user, password = self.settings.soap_credentials()
-            http = msgevents.HttpClient(name="episerver-soap", sleep=self._sleep)
+            http = self.http_client("episerver-soap", sleep=self._sleep)
             self._soap = SoapClient(
                 http, self.settings.base_url, self.account, user, password, clock=self._clock
             )
@@ -103,8 +103,8 @@ class EpiserverProvider(msgevents.Provider):
     def _rest_client(self) -> RestClient:
         if self._rest is None:
             self.settings.require_rest()
-            http = msgevents.HttpClient(
-                name="episerver-rest", auth=self.settings.rest_credentials(), sleep=self._sleep
+            http = self.http_client(
+                "episerver-rest", auth=self.settings.rest_credentials(), sleep=self._sleep
             )
             self._rest = RestClient(http, self.settings.base_url, self.account)
         return self._rest

@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,71 @@ def test_live_collect_through_faults_then_nothing_new(live_emulator, tmp_path):
     quarantined = list(tmp_path.rglob("quarantine/*.jsonl"))
     reasons = [json.loads(line)["reason"] for p in quarantined for line in p.read_text().splitlines()]
     assert any("column timestamp" in r for r in reasons)
+
+
+def test_live_collect_to_crossengage_is_exactly_once_across_runs(live_emulator, tmp_path):
+    """Optimizely emulator → msgevents → CrossEngage emulator, twice: every event once, nothing more."""
+    from msgevents.testing.crossengage_emulator import CrossEngageEmulator
+
+    emulator = live_emulator(DATASET, [Fault.http("getRecipients", 503), Fault.session_expired("getClicks")])
+    with CrossEngageEmulator(api_key="ce-key-for-tests", faults=["503", "429:0", "drop-before"]) as ce:
+        env = {
+            "MSGEVENTS_CROSSENGAGE_API_KEY": "ce-key-for-tests",
+            "MSGEVENTS_CROSSENGAGE_BASE_URL": ce.base_url,
+        }
+        runs = [
+            collect_to(emulator, tmp_path, "crossengage", env, "--report", str(tmp_path / f"r{i}.json"))
+            for i in range(2)
+        ]
+        assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+        assert ce.violations == []
+        received = Counter(event["event"] for _identity, event in ce.accepted)
+        keys = Counter(
+            (
+                identity,
+                event["event"],
+                event["timestamp"],
+                json.dumps(event.get("properties"), sort_keys=True),
+            )
+            for identity, event in ce.accepted
+        )
+    assert max(keys.values()) == 1  # no event arrived twice
+    assert received["Message Sent"] == len(DATASET.recipients)
+    assert received["Message Clicked"] == len(DATASET.clicks)
+    assert received["Message Unsubscribed"] == len(DATASET.unsubscribes)
+    assert "Message Delivered" not in received
+    first, second = (json.loads((tmp_path / f"r{i}.json").read_text()) for i in range(2))
+    assert first["totals"]["delivered"] == sum(received.values())
+    assert second["totals"]["delivered"] == 0
+    for stream, window in second["windows"].items():  # the 2 h restatement overlap is read again
+        overlap = datetime.fromisoformat(first["windows"][stream]["until"]) - datetime.fromisoformat(
+            window["since"]
+        )
+        assert overlap == timedelta(hours=2), stream
+    assert first["provider_http"]["retries"] >= 1
+
+
+def test_check_proves_credentials_and_refusal_exits_3(live_emulator, tmp_path):
+    emulator = live_emulator(DATASET, [])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSGEVENTS_")}
+    env.update(emulator.env())
+    ok = subprocess.run([sys.executable, "-m", "msgevents", "check", "--provider", "episerver"],
+                        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("ok: ")
+    env["MSGEVENTS_EPISERVER_PASSWORD"] = "wrong-password-1234"
+    refused = subprocess.run([sys.executable, "-m", "msgevents", "check", "--provider", "episerver"],
+                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert refused.returncode == 3, refused.stderr
+    assert "wrong-password-1234" not in refused.stdout + refused.stderr
+
+
+def collect_to(
+    emulator, tmp_path: Path, sink: str, extra_env: dict, *args: str
+) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSGEVENTS_")}
+    env.update(emulator.env())
+    env.update(extra_env)
+    command = [sys.executable, "-m", "msgevents", "collect", "--provider", "episerver",
+               "--to", sink, "--state", str(tmp_path / "state.db"), *args]  # fmt: skip
+    return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)

@@ -260,7 +260,7 @@ def _parse_window_options(since: str | None, until: str | None) -> tuple[Any, An
     "--input",
     "inputs",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Provider export / webhook-dump file (repeat for several); needs no API credentials.",
 )
 @click.option(

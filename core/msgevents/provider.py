@@ -298,11 +298,20 @@ def _default_of(info: FieldInfo) -> Any:
         return None
 
 
+def _duration(value: timedelta) -> str:
+    """``7d``, ``2h``, ``90s``: the largest unit that divides the value (ISO 8601 also accepted in env)."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _show_default(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return "********" if value.get_secret_value() else None
     if isinstance(value, timedelta):
-        return f"{int(value.total_seconds())}s"
+        return _duration(value)
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)

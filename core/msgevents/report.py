@@ -112,14 +112,15 @@ class RunReport:
             )
         for path in self.inputs:
             lines.append(f"  input {path}")
-        header = f"  {'event':<24}" + "".join(f"{c.replace('_', ' '):>19}" for c in COLUMNS)
-        lines.append(header)
-        for event_type in EventType:
-            counter = self.events.get(event_type.value)
-            if counter is None:
-                continue
-            lines.append(f"  {event_type.value:<24}" + "".join(f"{counter[c]:>19}" for c in COLUMNS))
-        lines.append(f"  {'total':<24}" + "".join(f"{self.total(c):>19}" for c in COLUMNS))
+        labels = [c.replace("_", " ") for c in COLUMNS]
+        widths = [max(9, len(label) + 2) for label in labels]
+        lines.append(f"  {'event':<24}" + "".join(f"{x:>{w}}" for x, w in zip(labels, widths, strict=True)))
+        rows = [(t.value, self.events[t.value]) for t in EventType if t.value in self.events]
+        for name, counter in rows:
+            cells = "".join(f"{counter[c]:>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
+            lines.append(f"  {name:<24}{cells}")
+        totals = "".join(f"{self.total(c):>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
+        lines.append(f"  {'total':<24}{totals}")
         lines.append(f"  records read: {self.records}")
         if self.unmapped:
             lines.append(f"  unmappable records quarantined: {self.unmapped}")
@@ -135,12 +136,11 @@ class RunReport:
             lines.append(
                 f"  outbox: {self.outbox_sent} sent from earlier runs, {self.outbox_pending} pending"
             )
-        if self.delivery.get("requests") or self.delivery.get("files"):
-            d = self.delivery
+        d = self.delivery
+        if d.get("requests"):
             lines.append(
                 f"  delivery: {d.get('requests', 0)} requests, {d.get('retries', 0)} retries, "
-                f"{d.get('throttled', 0)} throttled (429), {d.get('ambiguous', 0)} ambiguous, "
-                f"{d.get('files', 0)} files"
+                f"{d.get('throttled', 0)} throttled (429), {d.get('ambiguous', 0)} ambiguous"
             )
         if self.provider_http.get("requests"):
             p = self.provider_http

@@ -96,6 +96,7 @@ def test_providers_lists_a_broken_plugin_without_crashing(tmp_path):
 
 
 def test_unknown_provider_exits_2_listing_the_installed_ones(tmp_path):
+    write_records(tmp_path / "x.jsonl", records(1))
     result = cli(tmp_path, "collect", "--provider", "nope", "--input", "x.jsonl")
     assert result.returncode == 2
     assert "Unknown provider 'nope'" in result.stderr
@@ -104,6 +105,7 @@ def test_unknown_provider_exits_2_listing_the_installed_ones(tmp_path):
 
 
 def test_broken_provider_exits_5(tmp_path):
+    write_records(tmp_path / "x.jsonl", records(1))
     result = cli(tmp_path, "collect", "--provider", "broken", "--input", "x.jsonl")
     assert result.returncode == 5
     assert "failed to load" in result.stderr
@@ -443,6 +445,13 @@ def test_state_is_owner_only_and_dry_run_changes_nothing(tmp_path):
     assert "dry run" in dry.stderr
     assert state.read_bytes() == snapshot
     assert sorted(p.name for p in (tmp_path / "feeds").iterdir()) == feeds
+
+
+def test_missing_input_file_exits_2_before_anything_runs(tmp_path):
+    result = cli(tmp_path, "collect", "--provider", "fake", "--input", "missing.jsonl")
+    assert result.returncode == 2
+    assert "missing.jsonl" in result.stderr
+    assert not (tmp_path / ".msgevents").exists()
 
 
 def test_jsonl_to_stdout_keeps_stdout_pure(tmp_path):

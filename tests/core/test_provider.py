@@ -198,7 +198,7 @@ def test_describe_settings_list_env_names_required_and_secret():
     assert settings["api_user"]["secret"] is False
     assert settings["base_url"]["default"] == "https://api.acme.example"
     assert settings["page_size"]["default"] == 500
-    assert settings["lookback"]["default"] == "604800s"
+    assert settings["lookback"]["default"] == "7d"
     assert settings["streams_wanted"]["default"] == "['opens', 'clicks']"  # a default factory, called
 
 

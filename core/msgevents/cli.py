@@ -409,3 +409,9 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception:  # a bug in msgevents itself: show it, with secrets masked
+        import traceback
+
+        click.echo(redact(traceback.format_exc()), err=True)
+        click.echo("msgevents: internal error (the traceback above); please report it", err=True)
+        sys.exit(1)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -198,6 +198,7 @@ class Collector:
             self.sink.open(state.journal(self.sink_id))
             state.prune_ledger(options.ledger_retention)
         self._send_outbox()
+        stopped_by: MsgEventsError | None = None
         try:
             if options.replay is not None:
                 self._read_replay(options.replay)
@@ -207,10 +208,14 @@ class Collector:
                 self._read_streams()
         except _Stop:
             pass
+        except MsgEventsError as exc:  # deliver what was read before the error, then report it
+            stopped_by = exc
         self._submit_buffered()
         if self.sink is not None and not options.dry_run:
             self._apply_all(self.sink.flush())
         self._commit_ready_positions()
+        if stopped_by is not None:
+            raise stopped_by
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -240,7 +245,7 @@ class Collector:
         positions = state.positions(provider.name, self.account, self.sink_id)
         if self.options.full_refresh and not self.options.dry_run and self.sink_id is not None:
             state.reset_positions(provider.name, self.account, self.sink_id)
-        now = provider.now()
+        now = next(self._guarded("asking for the time", lambda: [provider.now()]))
         plan: Plan = plan_windows(
             provider.streams,
             positions,
@@ -270,7 +275,7 @@ class Collector:
             self.report.windows[stream] = info
             before = self.report.records
             try:
-                for page in provider.pull(stream, window):
+                for page in self._guarded(f"pulling {stream!r}", provider.pull, stream, window):
                     self._process_page(stream, page)
                     info["records"] = self.report.records - before
             except (AuthError, ConfigError):
@@ -289,7 +294,7 @@ class Collector:
     def _read_inputs(self, paths: list[Path]) -> None:
         for path in paths:
             self.report.inputs.append(str(path))
-            for page in self.provider.read_input(path):
+            for page in self._guarded(f"reading {path}", self.provider.read_input, path):
                 self._process_page(INPUT, page)
         self._flush_buffer(INPUT)
 
@@ -307,6 +312,28 @@ class Collector:
                     self.state.forget_rejections(self.sink_id, [ledger_key(e) for e in events])
                 self._accept(REPLAY, events)
         self._flush_buffer(REPLAY)
+
+    def _guarded(self, doing: str, call: Callable[..., Iterable[Any]], *args: Any) -> Iterator[Any]:
+        """Items of ``call(*args)``, a provider method; an exception that is not a msgevents
+        error (a bug in the plugin) becomes a :class:`PluginError` naming the provider (exit 5)."""
+        iterator = self._plugin_call(doing, lambda: iter(call(*args)))
+        while True:
+            try:
+                item = self._plugin_call(doing, lambda: next(iterator))
+            except StopIteration:
+                return
+            yield item
+
+    def _plugin_call(self, doing: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (MsgEventsError, StopIteration):
+            raise
+        except Exception as exc:
+            log.debug("provider %r failed while %s", self.provider.name, doing, exc_info=True)
+            raise PluginError(
+                f"provider {self.provider.name!r} failed while {doing}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     # -- records -> events ------------------------------------------------------------------
 

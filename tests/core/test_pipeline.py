@@ -346,3 +346,17 @@ def test_provider_http_counters_reach_the_report(fake, tmp_path):
     report = run(provider, FeedSink(str(tmp_path / "feeds")), tmp_path)
     assert report.as_dict()["provider_http"] == {"requests": 3, "retries": 2, "throttled": 1, "ambiguous": 0}
     assert "provider API: 3 requests, 2 retries, 1 throttled" in report.summary()
+
+
+def test_a_bug_in_the_provider_is_a_plugin_error_and_keeps_positions(fake, tmp_path, monkeypatch):
+    from msgevents.errors import PluginError
+
+    write_records(fake.data, [record(1), record(2, stream="beta")])
+    monkeypatch.setenv("MSGEVENTS_FAKE_CRASH_STREAM", "beta")
+    with pytest.raises(
+        PluginError, match="provider 'fake' failed while pulling 'beta': RuntimeError: bug"
+    ) as info:
+        run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    report = info.value.report
+    assert report.windows["alpha"]["advanced"] is True
+    assert report.windows["beta"]["advanced"] is False

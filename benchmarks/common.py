@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -64,6 +66,41 @@ def remove(path: Path) -> None:
 def copy_state(source: Path, target: Path) -> None:
     remove(target)
     shutil.copyfile(source, target)
+
+
+def ledger_template(rows: int, feed_dir: Path) -> Path:
+    """A state file whose ledger holds ``rows`` random keys of the sink ``feed:feed_dir`` (cached)."""
+    from msgevents.sinks.feed import FeedSink
+    from msgevents.state import StateStore
+
+    key = FeedSink(str(feed_dir)).key
+    path = OUT / f"ledger-{rows}-{hashlib.sha1(key.encode()).hexdigest()[:8]}.db"
+    marker = path.with_suffix(".ok")
+    if path.exists() and marker.exists():
+        return path
+    remove(path)
+    marker.unlink(missing_ok=True)
+    print(f"  building a state with {rows:,} ledger rows (once; cached in {path.name}) …", flush=True)
+    store = StateStore.open(path)
+    try:
+        sink_id = store.sink_id(key)
+        assert sink_id is not None
+        for start in range(0, rows, 100_000):
+            store.acknowledge(sink_id, delivered=[os.urandom(16) for _ in range(min(100_000, rows - start))])
+        store._require().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        store.close()
+    marker.write_text(key)
+    return path
+
+
+def mark_pruned(state: Path) -> None:
+    """Ledger pruning runs at most every 12 h; a copied template must not look overdue."""
+    with sqlite3.connect(state) as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_pruned_at', ?)", (str(time.time()),)
+        )
+    conn.close()
 
 
 # -- the pipeline, in this process ------------------------------------------------------------

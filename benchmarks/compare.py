@@ -7,7 +7,12 @@ against another proves nothing. This extracts ``core/`` and ``plugins/`` of
 ``--base`` (``git archive``, the working tree is not touched) and runs
 ``Collector.run`` over the same export files, fresh state each time, in a new
 process per run, alternating base and working tree. It prints the minimum and
-the median of wall and CPU time per record for both. Use it for every
+the median of wall and CPU time per record for both. ``--ledger-rows N`` starts
+every run from a state whose ledger already holds N other events.
+
+``--instructions`` counts instructions per record under valgrind's callgrind
+instead (``--records 10000`` is plenty): immune to other jobs on the machine,
+blind to memory stalls and I/O waits. Use both. Use it for every
 optimisation's before/after.
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -24,19 +30,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, ROOT, machine, median
+from common import OUT, ROOT, ledger_template, machine, median
 from datagen import generate
 
 _CHILD = """
 import json, sys, time
 sys.path.insert(0, {bench!r})
 from pathlib import Path
-from common import fresh_dir, remove, run_pipeline
+from common import copy_state, fresh_dir, mark_pruned, remove, run_pipeline
 import msgevents
 paths = [Path(p) for p in {paths!r}]
 work = Path({work!r})
 state = work / "compare.db"
 remove(state)
+if {template!r}:
+    copy_state(Path({template!r}), state)
+    mark_pruned(state)
 cpu = time.process_time()
 seconds, report = run_pipeline(paths, fresh_dir(work / "compare-feed"), state)
 cpu = time.process_time() - cpu
@@ -63,8 +72,9 @@ def extract(revision: str, target: Path) -> Path:
     return tree
 
 
-def run_once(paths: list[Path], tree: Path | None) -> dict:
+def run_once(paths: list[Path], tree: Path | None, template: Path | None, callgrind: bool = False) -> dict:
     env = dict(os.environ)
+    env["PYTHONHASHSEED"] = "0"  # the same dict/set layouts in every run
     if tree is not None:
         plugins = [str(p) for p in sorted((tree / "plugins").iterdir()) if p.is_dir()]
         env["PYTHONPATH"] = os.pathsep.join([str(tree / "core"), *plugins])
@@ -72,9 +82,35 @@ def run_once(paths: list[Path], tree: Path | None) -> dict:
         bench=str(Path(__file__).resolve().parent),
         paths=[str(p) for p in paths],
         work=str(OUT / "work"),
+        template=str(template) if template else "",
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    command = [sys.executable, "-c", code]
+    if callgrind:
+        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command]
+    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if callgrind:
+        found = re.search(r"Collected : (\d+)", out.stderr)
+        assert found, out.stderr[-2000:]
+        result["instructions"] = int(found.group(1))
+    return result
+
+
+def count_instructions(records: int, tree: Path, template: Path | None) -> None:
+    """Instructions per record under valgrind's callgrind: deterministic, unlike time on a busy machine.
+
+    Each tree runs twice, over ``records`` rows and over none (imports, state and
+    file set-up); the difference divided by ``records`` is the per-record count.
+    """
+    empty = generate(OUT / "data-0", 0)
+    paths = generate(OUT / f"data-{records}", records)
+    rows = {}
+    for name, source in (("base", tree), ("work", None)):
+        fixed = run_once(empty, source, template, callgrind=True)["instructions"]
+        total = run_once(paths, source, template, callgrind=True)["instructions"]
+        rows[name] = (total - fixed) / records
+        print(f"  {name}: {rows[name]:,.0f} instructions/record ({fixed / 1e6:,.0f} M fixed)", flush=True)
+    print(f"  gain: {rows['base'] / rows['work'] - 1:+.1%} (fewer instructions per record)")
 
 
 def main() -> None:
@@ -82,16 +118,26 @@ def main() -> None:
     parser.add_argument("--base", default="HEAD", help="git revision to compare against (default HEAD)")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--ledger-rows", type=int, default=0, help="start from a ledger this big")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per record under valgrind (callgrind) instead of timing; ~1 min per 1,000",
+    )
     args = parser.parse_args()
     paths = generate(OUT / f"data-{args.records}", args.records)
     (OUT / "work").mkdir(parents=True, exist_ok=True)
     tree = extract(args.base, OUT / "trees")
+    template = ledger_template(args.ledger_rows, OUT / "work" / "compare-feed") if args.ledger_rows else None
     results: dict[str, list[dict]] = {"base": [], "work": []}
     print(f"machine: {machine()}")
+    if args.instructions:
+        count_instructions(args.records, tree, template)
+        return
     for round_ in range(args.rounds):
         order = ("base", "work") if round_ % 2 == 0 else ("work", "base")
         for name in order:
-            result = run_once(paths, tree if name == "base" else None)
+            result = run_once(paths, tree if name == "base" else None, template)
             if name == "base" and not result["source"].startswith(str(tree)):
                 raise SystemExit(f"base run imported {result['source']}, not the extracted tree")
             results[name].append(result)
@@ -100,7 +146,9 @@ def main() -> None:
     base_events, work_events = results["base"][0]["events"], results["work"][0]["events"]
     if base_events != work_events:
         print(f"  WARNING: events differ: base {base_events}, work {work_events}")
-    print(f"\n{args.records:,} records, {args.rounds} rounds; µs/record (base = {args.base}: {tree.name})")
+    ledger = f", ledger {args.ledger_rows:,} rows" if args.ledger_rows else ""
+    base = f"base = {args.base}: {tree.name}"
+    print(f"\n{args.records:,} records{ledger}, {args.rounds} rounds; µs/record ({base})")
     print(f"  {'':<6}{'wall min':>10}{'wall median':>13}{'CPU min':>10}{'CPU median':>12}")
     summary = {}
     for name in ("base", "work"):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,9 @@ from common import (
     copy_state,
     feed_lines,
     fresh_dir,
+    ledger_template,
     machine,
+    mark_pruned,
     median,
     msgevents_command,
     remove,
@@ -57,41 +58,6 @@ def _sizes(text: str) -> list[int]:
 
 
 # -- 1. throughput -------------------------------------------------------------------------------
-
-
-def ledger_template(rows: int, feed_dir: Path) -> Path:
-    """A state file whose ledger holds ``rows`` random keys of the sink ``feed:feed_dir`` (cached)."""
-    from msgevents.sinks.feed import FeedSink
-    from msgevents.state import StateStore
-
-    key = FeedSink(str(feed_dir)).key
-    path = OUT / f"ledger-{rows}.db"
-    marker = path.with_suffix(".ok")
-    if path.exists() and marker.exists() and marker.read_text() == key:
-        return path
-    remove(path)
-    marker.unlink(missing_ok=True)
-    print(f"  building a state with {rows:,} ledger rows (once; cached in {path.name}) …", flush=True)
-    store = StateStore.open(path)
-    try:
-        sink_id = store.sink_id(key)
-        assert sink_id is not None
-        for start in range(0, rows, 100_000):
-            store.acknowledge(sink_id, delivered=[os.urandom(16) for _ in range(min(100_000, rows - start))])
-        store._require().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        store.close()
-    marker.write_text(key)
-    return path
-
-
-def _mark_pruned(state: Path) -> None:
-    """Ledger pruning runs at most every 12 h; a copied template must not look overdue."""
-    with sqlite3.connect(state) as conn:
-        conn.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_pruned_at', ?)", (str(time.time()),)
-        )
-    conn.close()
 
 
 def throughput(records: int, repeat: int, ledger_rows: int) -> dict[str, float]:
@@ -130,7 +96,7 @@ def throughput(records: int, repeat: int, ledger_rows: int) -> dict[str, float]:
             fresh_dir(big_feed)
             big_state = work / "big.db"
             copy_state(template, big_state)
-            _mark_pruned(big_state)
+            mark_pruned(big_state)
             seconds, report = run_pipeline(paths, big_feed, big_state)
             note("ledger", seconds)
             assert report["totals"]["delivered"] == events

@@ -119,6 +119,8 @@ class StateStore:
         self._conn = conn
         self.path = path
         self.readonly = readonly
+        #: feed file id -> (sink id, the sorted ledger keys recorded with it), until acknowledged
+        self._journaled: dict[int, tuple[int, list[bytes]]] = {}
 
     # -- opening --------------------------------------------------------------------
 
@@ -303,20 +305,26 @@ class StateStore:
         now = int(time.time())
         stamp = _now_iso()
         with self.transaction() as tx:
+            journaled = None
+            if file_id is not None:
+                cursor = tx.execute("UPDATE feed_files SET status='committed' WHERE id=?", (file_id,))
+                # the file's row is still there, so are the ledger rows recorded with it
+                # (they are only ever deleted together with it, or once it is committed)
+                journaled = self._journaled.pop(file_id, None) if cursor.rowcount == 1 else None
             if delivered:  # sorted: B-tree inserts in key order touch far fewer pages
-                tx.executemany(
-                    "INSERT OR IGNORE INTO ledger(sink_id, key, status, file_id, acked_at) "
-                    "VALUES (?, ?, 0, NULL, ?)",
-                    ((sink_id, key, now) for key in sorted(delivered)),
-                )
+                keys = sorted(delivered)
+                if journaled != (sink_id, keys):  # a feed file's keys are in the ledger already
+                    tx.executemany(
+                        "INSERT OR IGNORE INTO ledger(sink_id, key, status, file_id, acked_at) "
+                        "VALUES (?, ?, 0, NULL, ?)",
+                        ((sink_id, key, now) for key in keys),
+                    )
             if rejected:
                 tx.executemany(
                     "INSERT OR REPLACE INTO ledger(sink_id, key, status, file_id, acked_at) "
                     "VALUES (?, ?, 1, NULL, ?)",
                     ((sink_id, key, now) for key in rejected),
                 )
-            if file_id is not None:
-                tx.execute("UPDATE feed_files SET status='committed' WHERE id=?", (file_id,))
             for provider, account, stream, position in positions:
                 tx.execute(
                     "INSERT INTO positions(provider, account, stream, sink_id, position, updated_at) "
@@ -499,11 +507,14 @@ class FeedJournal:
                 (self.sink_id, tmp_path, final_path, len(keys), _now_iso()),
             )
             file_id = int(cursor.lastrowid or 0)
+            ordered = sorted(keys)
             tx.executemany(
                 "INSERT OR IGNORE INTO ledger(sink_id, key, status, file_id, acked_at) "
                 "VALUES (?, ?, 0, ?, ?)",
-                ((self.sink_id, key, file_id, now) for key in sorted(keys)),
+                ((self.sink_id, key, file_id, now) for key in ordered),
             )
+        # acknowledge() of this file need not insert these keys again
+        self.store._journaled[file_id] = (self.sink_id, ordered)
         return file_id
 
     def pending_files(self) -> list[PendingFile]:
@@ -516,6 +527,7 @@ class FeedJournal:
         return [PendingFile(int(i), tmp, final) for i, tmp, final in rows]
 
     def resolve_pending_file(self, file_id: int, renamed: bool) -> None:
+        self.store._journaled.pop(file_id, None)
         with self.store.transaction() as tx:
             if renamed:
                 tx.execute("UPDATE feed_files SET status='committed' WHERE id=?", (file_id,))

@@ -365,6 +365,31 @@ def test_acknowledge_with_a_file_id_commits_the_file(path, store):
     assert query(path, "SELECT status FROM feed_files") == [("committed",)]
 
 
+def test_acknowledging_a_journaled_file_keeps_its_rows_and_adds_what_it_lacks(path, store):
+    """The file's keys are in the ledger since record_pending_file; extra keys still get rows."""
+    sink = store.sink_id("feed:/a")
+    file_id = store.journal(sink).record_pending_file("/d/t", "/d/f", keys(3, 1, 2))
+    store.acknowledge(sink, delivered=keys(2, 3, 1), file_id=file_id)
+    rows = query(path, "SELECT key, file_id FROM ledger ORDER BY key")
+    assert rows == [(k, file_id) for k in keys(1, 2, 3)]
+    other = store.journal(sink).record_pending_file("/d/t2", "/d/f2", keys(4))
+    store.acknowledge(sink, delivered=keys(4, 5), file_id=other)
+    assert store.known(sink, keys(1, 2, 3, 4, 5)) == set(keys(1, 2, 3, 4, 5))
+
+
+def test_acknowledging_a_file_whose_rows_another_process_dropped_writes_them(path, store):
+    sink = store.sink_id("feed:/a")
+    file_id = store.journal(sink).record_pending_file("/d/t", "/d/f", keys(1, 2))
+    other = StateStore.open(path)  # e.g. another run settling the file as "never renamed"
+    try:
+        other.journal(sink).resolve_pending_file(file_id, renamed=False)
+    finally:
+        other.close()
+    assert store.known(sink, keys(1, 2)) == set()
+    store.acknowledge(sink, delivered=keys(1, 2), file_id=file_id)
+    assert store.known(sink, keys(1, 2)) == set(keys(1, 2))
+
+
 # -- pruning ---------------------------------------------------------------------------------------
 
 

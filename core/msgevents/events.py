@@ -84,6 +84,9 @@ class Event(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+    # Not a field: msgevents.sink.ledger_key caches the event's ledger key here (the event is
+    # frozen). Copies and unpickled events start without it and compute it again.
+    __slots__ = ("_ledger_key",)
 
     user_id: str | None = None
     email: str | None = None
@@ -156,6 +159,7 @@ class Event(BaseModel):
                 fields["url"],
                 self.timestamp,
             )
+        _SET_LEDGER_KEY(self, None)
         return self
 
     @property
@@ -164,3 +168,7 @@ class Event(BaseModel):
         if self.user_id is not None:
             return ("id", self.user_id)
         return ("email", self.email or "")
+
+
+_LEDGER_KEY_SLOT = Event.__dict__["_ledger_key"]
+_SET_LEDGER_KEY = _LEDGER_KEY_SLOT.__set__

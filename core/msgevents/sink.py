@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from msgevents.events import Event, EventType
+from msgevents.events import _LEDGER_KEY_SLOT, Event, EventType
 
 __all__ = [
     "DeliveryStats",
@@ -35,8 +35,23 @@ __all__ = [
 
 
 def ledger_key(event: Event) -> bytes:
-    """The 16-byte ledger key of an event: its provider and event id, hashed."""
-    return hashlib.blake2b(f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16).digest()
+    """The 16-byte ledger key of an event: its provider and event id, hashed.
+
+    Computed once per event and kept on it (events are frozen): the pipeline and
+    the sink's receipts both need it.
+    """
+    try:
+        key = _cached_key(event)
+    except AttributeError:  # built without validation: model_construct, a copy, unpickled
+        key = None
+    if key is None:
+        key = hashlib.blake2b(f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16).digest()
+        _cache_key(event, key)
+    return key
+
+
+_cached_key = _LEDGER_KEY_SLOT.__get__
+_cache_key = _LEDGER_KEY_SLOT.__set__
 
 
 class Receipt(NamedTuple):

@@ -7,11 +7,13 @@ delivery counters, and the defaults of :class:`Sink`.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import threading
 
 import pytest
 
-from msgevents.events import EventType
+from msgevents.events import Event, EventType
 from msgevents.sink import DeliveryStats, Outcome, Receipt, Sink, ledger_key
 
 
@@ -33,6 +35,20 @@ def test_ledger_key_of_equal_native_events_is_equal(make_event):
     assert ledger_key(make_event(user_id=None, email="Jane@Example.com")) == ledger_key(
         make_event(user_id=None, email="jane@example.com")
     )
+
+
+def test_ledger_key_is_the_documented_hash_and_survives_copies(make_event):
+    """The key is cached on the (frozen) event; copies, rebuilt and unpickled events agree."""
+    event = make_event(event_id="e-1")
+    expected = hashlib.blake2b(b"test\x1fe-1", digest_size=16).digest()
+    assert ledger_key(event) == expected
+    assert ledger_key(event) is ledger_key(event)  # computed once
+    assert "_ledger_key" not in event.__dict__
+    assert "_ledger_key" not in event.model_dump()
+    assert ledger_key(pickle.loads(pickle.dumps(event))) == expected
+    assert ledger_key(Event.model_construct(**event.__dict__)) == expected
+    changed = event.model_copy(update={"event_id": "e-2"})
+    assert ledger_key(changed) == hashlib.blake2b(b"test\x1fe-2", digest_size=16).digest()
 
 
 def test_receipt_of_an_event_carries_key_type_and_tag(make_event):

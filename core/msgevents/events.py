@@ -35,6 +35,7 @@ class EventType(StrEnum):
 
 _OPTIONAL_TEXT = ("channel", "type", "url", "campaign_id", "message_id", "native_type")
 _HAS_SPACE = re.compile(r"\s").search
+_blake2b = hashlib.blake2b
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -61,10 +62,10 @@ def compute_event_id(
     # to_epoch_millis raises on a naive datetime; the subtraction is the fast path
     millis = to_epoch_millis(timestamp) if timestamp.tzinfo is None else (timestamp - _EPOCH) // _MILLISECOND
     text = (
-        f"{provider.strip()}\x1f{account.strip()}\x1f{event}\x1f{identity}\x1f"
+        f"{provider.strip()}\x1f{account.strip()}\x1f{event!s}\x1f{identity}\x1f"
         f"{(message_id or '').strip()}\x1f{(url or '').strip()}\x1f{millis}"
     )
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return _blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class Event(BaseModel):
@@ -110,6 +111,8 @@ class Event(BaseModel):
     @field_validator("timestamp", mode="before")
     @classmethod
     def _aware_utc(cls, value: Any) -> datetime:
+        if value.__class__ is datetime and value.tzinfo is UTC:  # what mappings mostly pass
+            return value
         if isinstance(value, datetime):
             if value.tzinfo is None or value.utcoffset() is None:
                 raise ValueError(
@@ -133,8 +136,10 @@ class Event(BaseModel):
         fields = self.__dict__
         for name in _OPTIONAL_TEXT:
             value = fields[name]
-            if value is not None and (not value or value[0].isspace() or value[-1].isspace()):
-                fields[name] = value.strip() or None
+            if value is not None:
+                stripped = value.strip()  # the same object when there is nothing to strip
+                if stripped is not value or not stripped:
+                    fields[name] = stripped or None
         user_id = fields["user_id"]
         if user_id is not None:
             user_id = fields["user_id"] = user_id.strip() or None
@@ -147,17 +152,18 @@ class Event(BaseModel):
                     raise ValueError(f"email {email!r} is not an e-mail address")
         if user_id is None and email is None:
             raise ValueError("event has no identity: user_id and email are both empty (set one of them)")
-        if not self.provider.strip():
+        provider = fields["provider"]
+        if not provider.strip():
             raise ValueError("provider must not be empty")
         if not fields["event_id"].strip():
             fields["event_id"] = compute_event_id(
-                self.provider,
-                self.account,
-                self.event,
+                provider,
+                fields["account"],
+                fields["event"],
                 user_id or email or "",
                 fields["message_id"],
                 fields["url"],
-                self.timestamp,
+                fields["timestamp"],
             )
         _SET_LEDGER_KEY(self, None)
         return self

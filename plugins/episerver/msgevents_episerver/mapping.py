@@ -61,6 +61,7 @@ def _email(recipient: str) -> tuple[str | None, str | None]:
 
 
 _IDENTITIES: dict[str, Identity] = {"auto": _auto, "user_id": _user_id, "email": _email}
+_validate_event = msgevents.Event.model_validate
 
 
 def _epoch_millis(value: str) -> datetime:
@@ -84,6 +85,7 @@ class Mapper:
     def __init__(self, settings: EpiserverSettings, account: str) -> None:
         self.account = account
         self._identity = _IDENTITIES[settings.identity]
+        self._auto_identity = settings.identity == "auto"
         self._parse_time = timestamp_parser(settings.timestamp_format)
         self._channel = settings.channel
         self._type = settings.message_type
@@ -115,7 +117,10 @@ class Mapper:
         recipient = (data.get("recipient_id") or "").strip()
         if not recipient:
             raise MappingError("column recipient_id is empty")
-        user_id, email = self._identity(recipient)
+        if self._auto_identity:  # the default, inline: "@" makes it an e-mail address
+            user_id, email = (None, recipient) if "@" in recipient else (recipient, None)
+        else:
+            user_id, email = self._identity(recipient)
         raw_time = (data.get("timestamp") or "").strip()
         if not raw_time:
             raise MappingError("column timestamp is empty")
@@ -132,20 +137,24 @@ class Mapper:
         if stream == "unsubscribes" and mailing == "0":
             mailing = ""  # a global unsubscribe
         url = ((data.get("link_url") or "").strip() or None) if stream == "clicks" else None
+        mailing_id = mailing or None
+        # model_validate with a dict: the same validation as Event(**fields), minus a call layer
         return [
-            msgevents.Event(
-                user_id=user_id,
-                email=email,
-                event=event or STREAM_EVENTS[stream],
-                timestamp=timestamp,
-                channel=self._channel,
-                type=self._type,
-                url=url,
-                campaign_id=mailing or None,
-                message_id=mailing or None,
-                provider=PROVIDER,
-                account=self.account,
-                native_type=native_type or stream,
+            _validate_event(
+                {
+                    "user_id": user_id,
+                    "email": email,
+                    "event": event or STREAM_EVENTS[stream],
+                    "timestamp": timestamp,
+                    "channel": self._channel,
+                    "type": self._type,
+                    "url": url,
+                    "campaign_id": mailing_id,
+                    "message_id": mailing_id,
+                    "provider": PROVIDER,
+                    "account": self.account,
+                    "native_type": native_type or stream,
+                }
             )
         ]
 

@@ -31,6 +31,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Anything outside these bounds is a unit mistake or garbage, not a message event.
 _MIN = datetime(1990, 1, 1, tzinfo=UTC)
 _MAX = datetime(2200, 1, 1, tzinfo=UTC)
+# the same bounds in epoch milliseconds, for the integer fast path of parse_epoch_millis
+_MIN_MILLIS = (_MIN - EPOCH) // timedelta(milliseconds=1)
+_MAX_MILLIS = (_MAX - EPOCH) // timedelta(milliseconds=1)
 _ISO_FRACTION = re.compile(r"(\.\d+)")
 _ISO_START = re.compile(r"\d{4}-?\d{2}")
 
@@ -81,8 +84,10 @@ def parse_epoch_seconds(value: int | float | str) -> datetime:
 
 def parse_epoch_millis(value: int | float | str) -> datetime:
     """Epoch milliseconds (Optimizely closed-loop rows, Brevo ``ts_epoch``)."""
+    if type(value) is int and _MIN_MILLIS <= value < _MAX_MILLIS:  # bulk exports: the common case
+        return EPOCH + timedelta(0, 0, 0, value)  # (days, seconds, microseconds, milliseconds)
     try:
-        if type(value) is int:  # fast path: the common case in bulk exports
+        if type(value) is int:
             return _checked(value, EPOCH + timedelta(milliseconds=value))
         micros = int((_number(value, "milliseconds") * 1000).to_integral_value())
         return _checked(value, EPOCH + timedelta(microseconds=micros))

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ __all__ = ["CollectOptions", "Collector", "describe_validation_error"]
 log = logging.getLogger(__name__)
 
 OUTBOX = "(outbox)"
+_KEY, _EVENT_TYPE, _TAG = (itemgetter(i) for i in range(3))  # of a Receipt
 INPUT = "(input)"
 REPLAY = "(replay)"
 
@@ -338,10 +340,13 @@ class Collector:
     # -- records -> events ------------------------------------------------------------------
 
     def _process_page(self, tag: str, page: Sequence[Record]) -> None:
-        provider = self.provider
         report = self.report
         limit = self.options.limit
+        map_record = self.provider.map_record
+        supported = self.supported
+        name = self.provider.name
         mapped: list[Event] = []
+        keep = mapped.append
         for record in page:
             if limit is not None and report.records >= limit:
                 self._accept(tag, mapped)
@@ -352,7 +357,7 @@ class Collector:
                 self._quarantine_record(record, record.error)
                 continue
             try:
-                result = provider.map_record(record)
+                result = map_record(record)
             except MappingError as exc:
                 self._quarantine_record(record, str(exc))
                 continue
@@ -368,7 +373,12 @@ class Collector:
             if isinstance(result, NotModelled):
                 report.not_modelled[result.native_type] += 1
                 continue
-            mapped.extend(self._checked(result, record))
+            for event in result:
+                # what _checked accepts, tested inline; anything else goes through it
+                if type(event) is Event and event.event in supported and event.provider == name:
+                    keep(event)
+                else:
+                    mapped.extend(self._checked((event,), record))
         self._accept(tag, mapped)
         self.progress.update(report)
 
@@ -454,20 +464,27 @@ class Collector:
         """Drop what is known (ledger, outbox, in flight, earlier in this batch); send the rest."""
         state = self.state
         assert state is not None
-        keys = [ledger_key(e) for e in events]
+        keys = list(map(ledger_key, events))
         known = state.known(self.sink_id, keys)
         waiting = state.known_in_outbox(self.sink_id, keys) if self._outbox_used else set()
-        fresh: list[Event] = []
-        fresh_keys: set[bytes] = set()
         inflight = self._inflight_keys
-        for event, key in zip(events, keys, strict=True):
-            if key in known:
-                self.report.count(event.event, "already_delivered")
-            elif key in waiting or key in inflight or key in fresh_keys:
-                continue  # pending in the outbox, or a duplicate within this run
-            else:
-                fresh.append(event)
-                fresh_keys.add(key)
+        fresh_keys = set(keys)
+        if not known and not waiting and len(fresh_keys) == len(keys) and inflight.isdisjoint(fresh_keys):
+            fresh = events  # all new (the common case): no need to look at them one by one
+        else:
+            fresh = []
+            fresh_keys = set()
+            already: Counter[str] = Counter()
+            for event, key in zip(events, keys, strict=True):
+                if key in known:
+                    already[event.event] += 1
+                elif key in waiting or key in inflight or key in fresh_keys:
+                    continue  # pending in the outbox, or a duplicate within this run
+                else:
+                    fresh.append(event)
+                    fresh_keys.add(key)
+            for event_type, amount in already.items():
+                self.report.count(event_type, "already_delivered", amount)
         if not fresh:
             return
         if self.options.dry_run or self.sink is None:
@@ -497,19 +514,15 @@ class Collector:
         assert state is not None
         assert self.sink_id is not None
         report = self.report
-        delivered: list[bytes] = []
         rejected: list[bytes] = []
         outbox_done: list[bytes] = []
-        inflight_keys = self._inflight_keys
-        tags: Counter[str] = Counter()
-        types: Counter[str] = Counter()
-        for receipt in outcome.delivered:
-            delivered.append(receipt.key)
-            inflight_keys.discard(receipt.key)
-            tags[receipt.tag] += 1
-            types[receipt.event_type] += 1
-            if receipt.tag == OUTBOX:
-                outbox_done.append(receipt.key)
+        receipts = outcome.delivered
+        delivered = list(map(_KEY, receipts))
+        self._inflight_keys.difference_update(delivered)
+        tags: Counter[str] = Counter(map(_TAG, receipts))
+        types: Counter[str] = Counter(map(_EVENT_TYPE, receipts))
+        if tags[OUTBOX]:
+            outbox_done.extend(receipt.key for receipt in receipts if receipt.tag == OUTBOX)
         self._inflight.subtract(tags)
         report.outbox_sent += tags[OUTBOX]
         for event_type, amount in types.items():

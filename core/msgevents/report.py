@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import IO, Any
 
 from msgevents.events import Event, EventType
@@ -15,6 +16,8 @@ from msgevents.redact import redact
 from msgevents.timestamps import UTC, format_timestamp
 
 __all__ = ["COLUMNS", "Progress", "RunReport"]
+
+_EVENT_OF = attrgetter("event")
 
 #: Per-event-type counters, in summary order.
 COLUMNS = ("collected", "delivered", "already_delivered", "quarantined", "rejected", "pending")
@@ -56,7 +59,7 @@ class RunReport:
         self.events.setdefault(str(event_type), Counter())[column] += amount
 
     def count_all(self, events: Iterable[Event], column: str) -> None:
-        for event_type, amount in Counter(e.event for e in events).items():
+        for event_type, amount in Counter(map(_EVENT_OF, events)).items():
             self.events.setdefault(event_type, Counter())[column] += amount
 
     def total(self, column: str) -> int:

@@ -35,7 +35,7 @@ from msgevents.errors import ConfigError
 from msgevents.events import Event
 from msgevents.formats import dumps, feed_object
 from msgevents.hookspecs import hookimpl
-from msgevents.sink import Outcome, Receipt, Sink, SinkJournal
+from msgevents.sink import Outcome, Receipt, Sink, SinkJournal, ledger_key
 from msgevents.timestamps import UTC
 
 __all__ = ["MAX_LINES", "FeedSettings", "FeedSink"]
@@ -43,6 +43,8 @@ __all__ = ["MAX_LINES", "FeedSettings", "FeedSink"]
 #: CrossEngage's limit: 100,000 lines per Data Feed file.
 MAX_LINES = 100_000
 PREFIX = "event_history_"
+_WRITE_BATCH = 1000  # lines joined and written at once (bounds the memory of one write)
+_tuple_new = tuple.__new__
 TMP_PREFIX = ".partial-"
 
 
@@ -112,21 +114,27 @@ class FeedSink(Sink):
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
         capacity = self.settings.max_lines - 2  # "[" and "]"
-        for index, event in enumerate(events):
+        start, total = 0, len(events)
+        while start < total:
+            # a slice of at most _WRITE_BATCH events that fits into the current file
+            end = min(total, start + _WRITE_BATCH, start + capacity - self._lines)
             if self._broken is None:
                 try:
                     if self._file is None:
                         self._start_file()
-                    line = dumps(feed_object(event))
-                    self._file.write(b"[\n" + line if self._lines == 0 else b",\n" + line)  # type: ignore[union-attr]
+                    lines = [dumps(feed_object(e)) for e in events[start:end]]
+                    separator = b"[\n" if self._lines == 0 else b",\n"
+                    self._file.write(separator + b",\n".join(lines))  # type: ignore[union-attr]
                 except OSError as exc:
                     self._fail(f"feed: cannot write to {self.directory}: {exc.strerror}")
             if self._broken is not None:
-                failed = [(Receipt.of(e, tag), e) for e in events[index:]]
+                failed = [(Receipt.of(e, tag), e) for e in events[start:]]
                 self._outcomes.append(Outcome(failed=failed, error=self._broken))
                 return
-            self._receipts.append(Receipt.of(event, tag))
-            self._lines += 1
+            # Receipt(key, type, tag) without the NamedTuple's Python-level __new__
+            self._receipts += [_tuple_new(Receipt, (ledger_key(e), e.event, tag)) for e in events[start:end]]
+            self._lines += end - start
+            start = end
             if self._lines >= capacity:
                 self._finish_file()
 

@@ -23,9 +23,11 @@ by the number of events in a run.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -154,6 +156,10 @@ class Collector:
 
     def run(self) -> RunReport:
         """Run to the end and return the report; fatal errors are raised with ``.report`` set."""
+        with _fewer_gc_passes():
+            return self._run()
+
+    def _run(self) -> RunReport:
         options = self.options
         lock = None if options.dry_run else RunLock(options.state_path, self.provider.name, self.account)
         try:
@@ -671,6 +677,29 @@ class Collector:
                 state.finish_run(report.run_id, report.outcome, report.exit_code, report.as_dict())
             except Exception:
                 log.debug("recording the run report failed", exc_info=True)
+
+
+#: Garbage-collector thresholds while a run goes (CPython's defaults: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+@contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Run the cyclic garbage collector far less often during a run, then restore the thresholds.
+
+    A run allocates and frees millions of short-lived objects while up to a feed file's
+    100,000 receipts and in-flight keys stay alive; with the default thresholds the
+    collector ran thousands of times per 500,000 records, rescanning those survivors,
+    for about 15 % of the run's CPU time. What a run frees, reference counting frees
+    (it makes next to no reference cycles), so collecting after 50,000 net new container
+    objects instead of 700 does not make memory grow. Thresholds already higher are kept.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(*(max(old, new) if old else 0 for old, new in zip(before, GC_THRESHOLDS, strict=True)))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _stream_of(tag: str) -> str:

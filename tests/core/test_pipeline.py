@@ -360,3 +360,28 @@ def test_a_bug_in_the_provider_is_a_plugin_error_and_keeps_positions(fake, tmp_p
     report = info.value.report
     assert report.windows["alpha"]["advanced"] is True
     assert report.windows["beta"]["advanced"] is False
+
+
+def test_a_run_collects_garbage_less_often_and_restores_the_thresholds(fake, tmp_path):
+    """Fewer collector passes during a run (a performance setting); the caller's thresholds come back."""
+    import gc
+
+    from msgevents.pipeline import GC_THRESHOLDS
+
+    seen = []
+
+    class Watching(FeedSink):
+        def submit(self, events, tag=None):
+            seen.append(gc.get_threshold())
+            super().submit(events, tag)
+
+    path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(3)])
+    before = gc.get_threshold()
+    gc.set_threshold(800, 11, 12)
+    try:
+        report = run(fake(), Watching(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+        assert gc.get_threshold() == (800, 11, 12)
+    finally:
+        gc.set_threshold(*before)
+    assert report.exit_code == 0
+    assert seen == [GC_THRESHOLDS]

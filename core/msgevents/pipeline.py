@@ -24,6 +24,7 @@ by the number of events in a run.
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from msgevents.errors import (
@@ -414,6 +416,8 @@ class Collector:
     def _contract_violation(self, reason: str, record: Record | None, event: Event | None = None) -> None:
         self._plugin_broke = True
         self.report.contract_violations += 1
+        if not self._first_quarantine("contract", record, event):
+            return
         self.quarantine.add(
             "contract",
             reason,
@@ -424,8 +428,26 @@ class Collector:
             event=event,
         )
 
+    def _first_quarantine(self, kind: str, record: Record | None, event: Event | None = None) -> bool:
+        """Whether this bad record is new to the quarantine; re-read windows (the restatement
+        overlap) would otherwise quarantine the same record on every run."""
+        payload = event.event_id if event is not None else (record.data if record else None)
+        stream = record.stream if record else ""
+        key = hashlib.blake2b(
+            f"{self.provider.name}\x1f{self.account}\x1f{kind}\x1f{stream}\x1f".encode()
+            + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str),
+            digest_size=16,
+        ).digest()
+        assert self.state is not None
+        if self.state.first_quarantine(key):
+            return True
+        self.report.quarantined_before += 1
+        return False
+
     def _quarantine_record(self, record: Record, reason: str, kind: str = "mapping") -> None:
         self.report.unmapped += 1
+        if not self._first_quarantine(kind, record):
+            return
         self.quarantine.add(
             kind,
             reason,
@@ -481,7 +503,11 @@ class Collector:
             fresh = []
             fresh_keys = set()
             already: Counter[str] = Counter()
+            rejected = state.rejected_among(self.sink_id, list(known)) if known else set()
+            self.report.rejected_before += len(rejected)
             for event, key in zip(events, keys, strict=True):
+                if key in rejected:
+                    continue  # refused by the sink earlier: in quarantine, `msgevents replay` resends
                 if key in known:
                     already[event.event] += 1
                 elif key in waiting or key in inflight or key in fresh_keys:

@@ -41,6 +41,8 @@ class RunReport:
     not_modelled: Counter[str] = field(default_factory=Counter)
     unmapped: int = 0  # records quarantined before they had an event type
     contract_violations: int = 0
+    quarantined_before: int = 0  # bad records read again that an earlier run already quarantined
+    rejected_before: int = 0  # events read again that the sink refused in an earlier run
     dropped: Counter[str] = field(default_factory=Counter)
     outbox_sent: int = 0
     outbox_pending: int = 0
@@ -87,6 +89,8 @@ class RunReport:
             "totals": {column: self.total(column) for column in COLUMNS},
             "unmapped_quarantined": self.unmapped,
             "contract_violations": self.contract_violations,
+            "quarantined_before": self.quarantined_before,
+            "rejected_before": self.rejected_before,
             "not_modelled": dict(self.not_modelled),
             "dropped_by_processor": dict(self.dropped),
             "outbox": {"sent": self.outbox_sent, "pending": self.outbox_pending},
@@ -129,6 +133,13 @@ class RunReport:
             lines.append(f"  unmappable records quarantined: {self.unmapped}")
         if self.contract_violations:
             lines.append(f"  events rejected as plugin contract violations: {self.contract_violations}")
+        if self.quarantined_before:
+            lines.append(f"  of these, already in quarantine from earlier runs: {self.quarantined_before}")
+        if self.rejected_before:
+            lines.append(
+                "  refused by the sink in earlier runs (in quarantine; see msgevents replay): "
+                f"{self.rejected_before}"
+            )
         if self.not_modelled:
             parts = ", ".join(f"{k} {v}" for k, v in sorted(self.not_modelled.items()))
             lines.append(f"  not modelled (counted, not sent): {parts}")

@@ -76,6 +76,10 @@ _MIGRATIONS: list[str] = [
         report TEXT
     );
     """,
+    # version 2: what was quarantined already, so re-reading a window does not quarantine it again
+    """
+    CREATE TABLE quarantined (key BLOB PRIMARY KEY, first_seen INTEGER NOT NULL) WITHOUT ROWID;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -361,6 +365,7 @@ class StateStore:
                 (cutoff,),
             )
             deleted = cursor.rowcount
+            tx.execute("DELETE FROM quarantined WHERE first_seen < ?", (cutoff,))
             tx.execute(
                 "DELETE FROM feed_files WHERE status='committed' AND id NOT IN "
                 "(SELECT DISTINCT file_id FROM ledger WHERE file_id IS NOT NULL)"
@@ -370,6 +375,38 @@ class StateStore:
                 (str(now),),
             )
         return deleted
+
+    # -- quarantine ----------------------------------------------------------------------------------
+
+    def first_quarantine(self, key: bytes) -> bool:
+        """Remember a quarantined record's key; ``False`` when it was quarantined before.
+
+        Read-only stores (``--dry-run``) only look.
+        """
+        if self._conn is None:
+            return True
+        if self.readonly:
+            return self._conn.execute("SELECT 1 FROM quarantined WHERE key=?", (key,)).fetchone() is None
+        with self.transaction() as tx:
+            cursor = tx.execute(
+                "INSERT OR IGNORE INTO quarantined(key, first_seen) VALUES (?, ?)", (key, int(time.time()))
+            )
+        return cursor.rowcount == 1
+
+    def rejected_among(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
+        """Those of ``keys`` (already known to the ledger) that the sink rejected for good."""
+        if self._conn is None or sink_id is None or not keys:
+            return set()
+        found: set[bytes] = set()
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT key FROM ledger WHERE sink_id = ? AND status = 1 AND key IN ({marks})",
+                (sink_id, *chunk),
+            )
+            found.update(row[0] for row in rows)
+        return found
 
     # -- feed files (SinkJournal) ----------------------------------------------------------------
 

@@ -385,3 +385,43 @@ def test_a_run_collects_garbage_less_often_and_restores_the_thresholds(fake, tmp
         gc.set_threshold(*before)
     assert report.exit_code == 0
     assert seen == [GC_THRESHOLDS]
+
+
+def test_a_bad_record_read_again_is_not_quarantined_twice(fake, tmp_path, monkeypatch):
+    """The restatement overlap re-reads bad records; the quarantine holds each one once."""
+    recent = NOW - timedelta(minutes=30)  # inside the next run's 1 h restatement overlap
+    write_records(fake.data, [record(1, at=recent), record(2, "broken", at=recent)])
+    first = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    monkeypatch.setenv("MSGEVENTS_FAKE_NOW", str((NOW + timedelta(minutes=10)).timestamp()))
+    second = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    assert first.unmapped == second.unmapped == 1
+    assert (first.quarantined_before, second.quarantined_before) == (0, 1)
+    assert second.quarantine_file is None  # nothing new to quarantine
+    lines = Path(first.quarantine_file).read_text().splitlines()
+    assert len(lines) == 1
+
+
+class RejectingSink(FlakySink):
+    """Refuses every 'Message Viewed' for good, like a tenant that has not activated it."""
+
+    def submit(self, events, tag=None):
+        good = [e for e in events if e.event is not EventType.VIEWED]
+        bad = [e for e in events if e.event is EventType.VIEWED]
+        self.received.extend(e.event_id for e in good)
+        self._outcomes.append(
+            Outcome(
+                delivered=[Receipt.of(e, tag) for e in good],
+                rejected=[(Receipt.of(e, tag), e, '{"field":"event","type":"UNKNOWN_VALUE"}') for e in bad],
+            )
+        )
+
+
+def test_events_rejected_earlier_are_reported_as_such_not_as_delivered(fake, tmp_path):
+    path = write_records(tmp_path / "in.jsonl", [record(1), record(2, "viewed"), record(3, "viewed")])
+    first = run(fake(), RejectingSink(), tmp_path, inputs=[path])
+    second = run(fake(), RejectingSink(), tmp_path, inputs=[path])
+    assert first.events["Message Viewed"]["rejected"] == 2
+    assert second.rejected_before == 2
+    assert second.events["Message Viewed"]["already_delivered"] == 0
+    assert second.events["Message Sent"]["already_delivered"] == 1
+    assert "refused by the sink in earlier runs" in second.summary()

@@ -43,7 +43,7 @@ __all__ = ["MAX_LINES", "FeedSettings", "FeedSink"]
 #: CrossEngage's limit: 100,000 lines per Data Feed file.
 MAX_LINES = 100_000
 PREFIX = "event_history_"
-_WRITE_BATCH = 1000  # lines joined and written at once (bounds the memory of one write)
+_WRITE_BATCH = 100  # lines joined and written at once (orjson output keeps 4 KiB blocks a line)
 _tuple_new = tuple.__new__
 TMP_PREFIX = ".partial-"
 

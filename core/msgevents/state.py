@@ -38,6 +38,7 @@ __all__ = ["DEFAULT_STATE_PATH", "StateStore", "ledger_key"]
 
 DEFAULT_STATE_PATH = Path(".msgevents") / "state.db"
 _IN_CHUNK = 900  # bound on SQL variables per IN (...) query
+_ROWS_PER_INSERT = 100  # ledger rows per INSERT statement
 
 _MIGRATIONS: list[str] = [
     # version 1
@@ -318,11 +319,7 @@ class StateStore:
             if delivered:  # sorted: B-tree inserts in key order touch far fewer pages
                 keys = sorted(delivered)
                 if journaled != (sink_id, keys):  # a feed file's keys are in the ledger already
-                    tx.executemany(
-                        "INSERT OR IGNORE INTO ledger(sink_id, key, status, file_id, acked_at) "
-                        "VALUES (?, ?, 0, NULL, ?)",
-                        ((sink_id, key, now) for key in keys),
-                    )
+                    tx.insert_ledger_rows(sink_id, keys, status=DELIVERED, file_id=None, acked_at=now)
             if rejected:
                 tx.executemany(
                     "INSERT OR REPLACE INTO ledger(sink_id, key, status, file_id, acked_at) "
@@ -521,6 +518,27 @@ class _Tx:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         return self._conn.executemany(sql, rows)
 
+    def insert_ledger_rows(
+        self, sink_id: int, keys: Sequence[bytes], *, status: int, file_id: int | None, acked_at: int
+    ) -> None:
+        """``INSERT OR IGNORE`` a ledger row per key (all with the same sink, status, file, time).
+
+        100 rows per statement: executing a statement costs far more than a row in it
+        (callgrind: ~13,000 instead of ~20,000 instructions per row). The shared values
+        are integers written into the SQL, the keys are bound.
+        """
+        fixed = ", ".join(str(int(v)) if v is not None else "NULL" for v in (status, file_id, acked_at))
+        row = f"({int(sink_id)}, ?, {fixed})"
+        sql = "INSERT OR IGNORE INTO ledger(sink_id, key, status, file_id, acked_at) VALUES "
+        whole = len(keys) - len(keys) % _ROWS_PER_INSERT
+        if whole:
+            many = sql + ",".join([row] * _ROWS_PER_INSERT)
+            self._conn.executemany(
+                many, (keys[i : i + _ROWS_PER_INSERT] for i in range(0, whole, _ROWS_PER_INSERT))
+            )
+        if whole < len(keys):
+            self._conn.executemany(sql + row, zip(keys[whole:]))
+
     def executescript_in_tx(self, script: str) -> None:
         # executescript() would COMMIT first; run statement by statement instead.
         for statement in script.split(";"):
@@ -545,11 +563,7 @@ class FeedJournal:
             )
             file_id = int(cursor.lastrowid or 0)
             ordered = sorted(keys)
-            tx.executemany(
-                "INSERT OR IGNORE INTO ledger(sink_id, key, status, file_id, acked_at) "
-                "VALUES (?, ?, 0, ?, ?)",
-                ((self.sink_id, key, file_id, now) for key in ordered),
-            )
+            tx.insert_ledger_rows(self.sink_id, ordered, status=DELIVERED, file_id=file_id, acked_at=now)
         # acknowledge() of this file need not insert these keys again
         self.store._journaled[file_id] = (self.sink_id, ordered)
         return file_id

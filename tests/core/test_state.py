@@ -202,6 +202,17 @@ def test_known_handles_more_keys_than_one_sql_statement_takes(store):
     assert store.known(sink, keys(*range(5000))) == set(delivered)
 
 
+def test_ledger_rows_are_written_for_every_key_of_a_large_batch(path, store):
+    """Keys go in 100 per statement and a remainder: all of them, existing rows left as they are."""
+    sink = store.sink_id("feed:/a")
+    store.acknowledge(sink, rejected=keys(7))
+    store.acknowledge(sink, delivered=keys(*range(1, 251)))
+    assert store.known(sink, keys(*range(1, 251))) == set(keys(*range(1, 251)))
+    assert query(path, "SELECT COUNT(*), SUM(status) FROM ledger") == [(250, 1)]  # 7 stays rejected
+    file_id = store.journal(sink).record_pending_file("/d/t", "/d/f", keys(*range(300, 401)))
+    assert query(path, "SELECT COUNT(*) FROM ledger WHERE file_id=?", (file_id,)) == [(101,)]
+
+
 def test_acknowledging_twice_is_harmless(store):
     sink = store.sink_id("feed:/a")
     store.acknowledge(sink, delivered=keys(1))

@@ -56,7 +56,7 @@ from msgevents.quarantine import QuarantineWriter
 from msgevents.redact import redact
 from msgevents.report import Progress, RunReport
 from msgevents.sink import Outcome, Sink, ledger_key
-from msgevents.state import StateStore
+from msgevents.state import REJECTED, StateStore
 from msgevents.timestamps import UTC, format_timestamp
 from msgevents.windows import Plan, plan_windows
 
@@ -493,7 +493,7 @@ class Collector:
         state = self.state
         assert state is not None
         keys = list(map(ledger_key, events))
-        known = state.known(self.sink_id, keys)
+        known = state.ledger_status(self.sink_id, keys)  # key -> DELIVERED or REJECTED
         waiting = state.known_in_outbox(self.sink_id, keys) if self._outbox_used else set()
         inflight = self._inflight_keys
         fresh_keys = set(keys)
@@ -503,7 +503,7 @@ class Collector:
             fresh = []
             fresh_keys = set()
             already: Counter[str] = Counter()
-            rejected = state.rejected_among(self.sink_id, list(known)) if known else set()
+            rejected = {key for key, status in known.items() if status == REJECTED}
             self.report.rejected_before += len(rejected)
             for event, key in zip(events, keys, strict=True):
                 if key in rejected:

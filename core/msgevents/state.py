@@ -279,6 +279,22 @@ class StateStore:
             found.update(row[0] for row in rows)
         return found
 
+    def ledger_status(self, sink_id: int | None, keys: Sequence[bytes]) -> dict[bytes, int]:
+        """Those of ``keys`` in the ledger of ``sink_id``, each with its status
+        (``DELIVERED`` or ``REJECTED``): :meth:`known` and :meth:`rejected_among` in one look-up."""
+        if self._conn is None or sink_id is None or not keys:
+            return {}
+        found: dict[bytes, int] = {}
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT key, status FROM ledger WHERE sink_id = ? AND key IN ({marks})",
+                (sink_id, *chunk),
+            )
+            found.update(rows)
+        return found
+
     def known_in_outbox(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
         """Those of ``keys`` waiting in the outbox of ``sink_id``."""
         if self._conn is None or sink_id is None or not keys:

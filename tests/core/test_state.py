@@ -202,6 +202,16 @@ def test_known_handles_more_keys_than_one_sql_statement_takes(store):
     assert store.known(sink, keys(*range(5000))) == set(delivered)
 
 
+def test_ledger_status_tells_delivered_from_rejected_in_one_look_up(store):
+    sink = store.sink_id("feed:/a")
+    store.acknowledge(sink, delivered=keys(1, 2), rejected=keys(3))
+    status = store.ledger_status(sink, keys(*range(1000)))  # more than one IN (...) chunk
+    assert status == {keys(1)[0]: 0, keys(2)[0]: 0, keys(3)[0]: 1}
+    assert set(status) == store.known(sink, keys(*range(1000)))
+    assert {k for k, s in status.items() if s} == store.rejected_among(sink, keys(1, 2, 3))
+    assert store.ledger_status(store.sink_id("feed:/b"), keys(1)) == {}
+
+
 def test_ledger_rows_are_written_for_every_key_of_a_large_batch(path, store):
     """Keys go in 100 per statement and a remainder: all of them, existing rows left as they are."""
     sink = store.sink_id("feed:/a")

@@ -145,7 +145,7 @@ class StateStore:
             _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA cache_size=-16000")  # 16 MiB: ledger inserts touch many pages
+            conn.execute("PRAGMA cache_size=-8000")  # 8 MiB: ledger inserts touch many pages; RSS < 100 MiB
             store._migrate()
         except sqlite3.DatabaseError as exc:
             conn.close()

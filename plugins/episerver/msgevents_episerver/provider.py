@@ -191,12 +191,21 @@ class EpiserverProvider(msgevents.Provider):
         """Batches of an export file's rows; see :mod:`msgevents_episerver.files`.
 
         The file name and existence are checked at once (ConfigError naming the file).
+        Clicks with an empty ``link_url`` get their URL from the REST tracking links when
+        the API user is configured, as in a pull, so both paths give the same event ids.
         """
         path = Path(path)
-        stream_of(path)
+        stream = stream_of(path)
         if not path.is_file():
             raise msgevents.ConfigError(f"input file {str(path)!r} does not exist or is not a file")
-        return read_export(path, self.settings)
+        batches = read_export(path, self.settings)
+        if stream == "clicks" and self._looks_up_file_links():
+            return (self._link_resolver().fill(batch) for batch in batches)
+        return batches
+
+    def _looks_up_file_links(self) -> bool:
+        """Whether empty ``link_url`` cells of click files are resolved (``FILE_LINK_LOOKUP``)."""
+        return self.settings.file_link_lookup == "auto" and self.settings.has_rest_credentials()
 
     def map_record(self, record: msgevents.Record) -> list[msgevents.Event] | msgevents.NotModelled:
         """Pure: one record → one event, or NotModelled (autoresponder responses…)."""

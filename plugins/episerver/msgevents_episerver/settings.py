@@ -124,6 +124,12 @@ class EpiserverSettings(msgevents.ProviderSettings):
         description="How the timestamp column is written: epoch_millis, epoch_seconds, iso8601, "
         "or a strftime pattern such as %Y-%m-%d %H:%M:%S (read as UTC).",
     )
+    file_link_lookup: Literal["auto", "never"] = Field(
+        "auto",
+        description="Clicks in --input files with an empty link_url: auto = look link_id up through "
+        "REST tracking links (as a pull does, so the event id is the same) when CLIENT_ID, USERNAME "
+        "and PASSWORD are set; never = read files offline and deliver such clicks without url.",
+    )
     page_size: int = Field(1000, ge=1, le=1000, description="Rows per SOAP/REST page (at most 1000).")
     lookback: timedelta = Field(
         timedelta(days=7),
@@ -149,9 +155,9 @@ class EpiserverSettings(msgevents.ProviderSettings):
             raise ValueError("must start with https:// (or http:// for a local test server)")
         return value
 
-    @field_validator("identity", mode="before")
+    @field_validator("identity", "file_link_lookup", mode="before")
     @classmethod
-    def _lower_identity(cls, value: object) -> object:
+    def _lower_choice(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator(
@@ -198,6 +204,10 @@ class EpiserverSettings(msgevents.ProviderSettings):
 
     def rest_credentials(self) -> tuple[str, str]:
         return self.username or "", self.password.get_secret_value() if self.password else ""
+
+    def has_rest_credentials(self) -> bool:
+        """True when every setting the REST API needs is set (``require_rest`` would pass)."""
+        return bool(self.client_id and self.username and self.password)
 
     def require_soap(self) -> None:
         """Raise ``ConfigError`` naming every variable the SOAP login needs but is unset."""

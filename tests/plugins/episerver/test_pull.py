@@ -311,3 +311,51 @@ def test_check_proves_soap_and_rest_credentials(episerver, played):
     assert "REST" in message
     assert "2024-11-05T00:00:00Z" in message
     assert played() == ["login", "getCurrentTime", "GET /unsubscribes"]
+
+
+CLICKS = ("mailing_id", "recipient_list_id", "recipient_id", "timestamp", "link_id", "link_url")
+
+
+def _clicks_file(path, rows):  # type: ignore[no-untyped-def]
+    """An export file of ``rows`` (emulator cells) with every ``link_url`` left empty."""
+    lines = [";".join(CLICKS)]
+    lines += [";".join(cell or "" for cell in (*cells[:5], None)) for cells in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _events(provider, batches):  # type: ignore[no-untyped-def]
+    return [e for batch in batches for r in batch for e in provider.map_record(r)]
+
+
+def test_click_files_get_the_urls_a_pull_gets_so_event_ids_match(episerver, played, tmp_path):
+    """--input clicks without link_url are looked up like pulled ones: same URLs, same event ids."""
+    provider = episerver(DATASET)
+    path = _clicks_file(tmp_path / "clicks_20241104.csv", DATASET.expected("clicks", DAY_MS, DATASET.now_ms))
+
+    from_file = _events(provider, provider.read_input(path))
+    pulled = _events(provider, provider.pull("clicks", WHOLE_DAY))
+
+    assert from_file
+    assert all(e.url for e in from_file)
+    assert [(e.event_id, e.url) for e in from_file] == [(e.event_id, e.url) for e in pulled]
+    calls = played()
+    lookups = [c for c in calls if c.endswith("/tracking/links")]
+    assert lookups
+    assert len(lookups) == len(set(lookups))
+    assert calls[: len(lookups)] == lookups  # looked up while reading the file; the pull used the cache
+
+
+@pytest.mark.parametrize(
+    "settings", [{"file_link_lookup": "never"}, {"username": None}], ids=["never", "no-api-user"]
+)
+def test_click_files_are_read_offline_when_lookup_is_off_or_impossible(episerver, tmp_path, settings, vcr):
+    """FILE_LINK_LOOKUP=never, or no API user: no request, the clicks keep no URL."""
+    provider = episerver(DATASET, **settings)
+    path = _clicks_file(tmp_path / "clicks_20241104.csv", DATASET.expected("clicks", DAY_MS, DATASET.now_ms))
+
+    events = _events(provider, provider.read_input(path))
+
+    assert events
+    assert all(e.url is None for e in events)
+    assert len(vcr.requests) == 0

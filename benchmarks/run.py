@@ -36,6 +36,7 @@ from common import (
     OUT,
     ROOT,
     collect_cli,
+    compile_sources,
     copy_state,
     feed_lines,
     fresh_dir,
@@ -298,6 +299,7 @@ def main() -> None:
     sections = {s.strip() for s in args.only.split(",")}
     OUT.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
+    compile_sources()
     if "throughput" in sections:
         print("\n== throughput: export CSVs → Data Feed files")
         throughput(records, repeat, ledger_rows)

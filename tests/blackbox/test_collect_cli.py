@@ -387,6 +387,54 @@ def test_kill_9_mid_upload_then_resume_repeats_at_most_the_requests_in_flight(tm
     assert duplicates <= 12
 
 
+def feed_events(directory: Path) -> Counter:
+    """(email, timestamp) of every event in the Data Feed files of ``directory``."""
+    found: Counter = Counter()
+    for path in directory.glob("event_history_*.json"):
+        lines = path.read_text().splitlines()
+        assert (lines[0], lines[-1]) == ("[", "]"), f"{path.name} is not a complete JSON array"
+        for line in lines[1:-1]:
+            event = json.loads(line.rstrip(","))
+            found[(event["email"], event["timestamp"])] += 1
+    return found
+
+
+def test_kill_9_while_writing_feed_files_then_resume_repeats_nothing(tmp_path):
+    """A Data Feed file is acknowledged by its rename: a run killed at any point repeats no event."""
+    rows = records(40_000, users=50)
+    path = write_records(tmp_path / "in.jsonl", rows)
+    feeds = tmp_path / "feeds"
+    command = [*MSGEVENTS, "collect", "--provider", "fake", "--input", str(path), "--to", f"feed:{feeds}"]
+    env = subprocess_env(tmp_path, MSGEVENTS_FAKE_TOKEN=FAKE_TOKEN, MSGEVENTS_FEED_MAX_LINES="502")
+    run = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(feeds.glob("event_history_*.json"))) < 10:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    written = len(list(feeds.glob("event_history_*.json")))
+    assert 10 <= written < 80, "the run must be killed mid-way"
+
+    resumed = cli(
+        tmp_path,
+        "collect",
+        "--provider",
+        "fake",
+        "--input",
+        str(path),
+        "--to",
+        f"feed:{feeds}",
+        env={"MSGEVENTS_FEED_MAX_LINES": "502"},
+    )
+
+    assert resumed.returncode == 0, resumed.stderr
+    expected = Counter((r["email"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["ts"]))) for r in rows)
+    assert feed_events(feeds) == expected
+    assert not list(feeds.glob(".partial-*")), "the killed run's temporary file must be cleaned up"
+
+
 def test_second_concurrent_run_exits_6_naming_the_first(tmp_path):
     rows = records(300, users=300)
     path = write_records(tmp_path / "in.jsonl", rows)

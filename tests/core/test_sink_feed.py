@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 import tracemalloc
 import zipfile
@@ -367,6 +369,28 @@ def test_a_pending_file_never_renamed_is_deleted_and_its_events_forgotten(feeds,
     assert store.known(sink_id, keys) == set()  # forgotten: sent again
     assert list(feeds.iterdir()) == []
     sink.close()
+
+
+def test_temporary_files_of_killed_runs_are_deleted_those_of_live_runs_kept(feeds, store):
+    """A run killed before its file was pending left a .partial- file: its pid is gone, it goes."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        feeds.mkdir()
+        stale = [feeds / f".partial-{dead.pid}-7f00-3.json", feeds / f".partial-{dead.pid}-7f00-4.zip"]
+        live = feeds / f".partial-{alive.pid}-7f00-0.json"
+        mine = feeds / f".partial-{os.getpid()}-7f00-9.json"
+        other = feeds / "notes.txt"
+        for path in (*stale, live, mine, other):
+            path.write_text("[\n")
+        sink = FeedSink(str(feeds))
+        sink.open(store.journal(store.sink_id(sink.key)))
+        sink.close()
+    finally:
+        alive.kill()
+        alive.wait()
+    assert sorted(p.name for p in feeds.iterdir()) == sorted(p.name for p in (live, mine, other))
 
 
 def test_open_creates_the_directory(tmp_path, store):

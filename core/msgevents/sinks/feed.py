@@ -10,7 +10,9 @@ and renaming happen under a lock on the directory, so runs of other providers
 writing into the same directory never replace each other's files. Only then are its
 events acknowledged. A run killed in between leaves a pending record that the
 next run settles: renamed → committed; not renamed → the temporary file is
-deleted and its events are sent again.
+deleted and its events are sent again. The temporary file of a run killed
+before its file was pending (its name holds the writer's pid, and that process
+is gone) is deleted too.
 
 Settings: ``MSGEVENTS_FEED_ZIP=1`` writes ``event_history_….json.zip`` holding
 exactly one ``event_history_….json`` (CrossEngage's zip rule);
@@ -111,6 +113,19 @@ class FeedSink(Sink):
             if not renamed:
                 Path(pending.tmp_path).unlink(missing_ok=True)
             self._journal.resolve_pending_file(pending.file_id, renamed)
+        self._remove_stale_temporaries()
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files of runs killed while writing them (before they were pending).
+
+        Their events were never acknowledged, so they are sent again; the file is litter.
+        The writer's pid is in the name: a file of a process still alive (another run
+        writing into this directory) is left alone.
+        """
+        for path in self.directory.glob(f"{TMP_PREFIX}*"):
+            pid = path.name[len(TMP_PREFIX) :].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                _remove(path)
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
         capacity = self.settings.max_lines - 2  # "[" and "]"
@@ -244,6 +259,19 @@ class FeedSink(Sink):
         self._outcomes.append(Outcome(failed=[(r, None) for r in self._receipts], error=reason))
         self._receipts = []
         self._lines = 0
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (this one included)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _remove(path: Path) -> None:

@@ -404,10 +404,11 @@ def test_kill_9_while_writing_feed_files_then_resume_repeats_nothing(tmp_path):
     rows = records(40_000, users=50)
     path = write_records(tmp_path / "in.jsonl", rows)
     feeds = tmp_path / "feeds"
-    command = [*MSGEVENTS, "collect", "--provider", "fake", "--input", str(path), "--to", f"feed:{feeds}"]
-    env = subprocess_env(tmp_path, MSGEVENTS_FAKE_TOKEN=FAKE_TOKEN, MSGEVENTS_FEED_MAX_LINES="502")
+    args = ["collect", "--provider", "fake", "--input", str(path), "--to", f"feed:{feeds}"]
+    small_files = {"MSGEVENTS_FEED_MAX_LINES": "502"}
+    env = subprocess_env(tmp_path, MSGEVENTS_FAKE_TOKEN=FAKE_TOKEN, **small_files)
     run = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*MSGEVENTS, *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list(feeds.glob("event_history_*.json"))) < 10:
@@ -417,17 +418,7 @@ def test_kill_9_while_writing_feed_files_then_resume_repeats_nothing(tmp_path):
     written = len(list(feeds.glob("event_history_*.json")))
     assert 10 <= written < 80, "the run must be killed mid-way"
 
-    resumed = cli(
-        tmp_path,
-        "collect",
-        "--provider",
-        "fake",
-        "--input",
-        str(path),
-        "--to",
-        f"feed:{feeds}",
-        env={"MSGEVENTS_FEED_MAX_LINES": "502"},
-    )
+    resumed = cli(tmp_path, *args, env=small_files)
 
     assert resumed.returncode == 0, resumed.stderr
     expected = Counter((r["email"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["ts"]))) for r in rows)

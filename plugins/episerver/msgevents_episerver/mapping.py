@@ -138,6 +138,8 @@ class Mapper:
             mailing = ""  # a global unsubscribe
         url = ((data.get("link_url") or "").strip() or None) if stream == "clicks" else None
         mailing_id = mailing or None
+        # a Smart Campaign id, filled in before mapping when CAMPAIGN_ID=smart_campaign
+        campaign_id = (data.get("campaign_id") or "").strip() or mailing_id
         # model_validate with a dict: the same validation as Event(**fields), minus a call layer
         return [
             _validate_event(
@@ -149,7 +151,7 @@ class Mapper:
                     "channel": self._channel,
                     "type": self._type,
                     "url": url,
-                    "campaign_id": mailing_id,
+                    "campaign_id": campaign_id,
                     "message_id": mailing_id,
                     "provider": PROVIDER,
                     "account": self.account,
@@ -182,6 +184,7 @@ class Mapper:
         except TimestampError as exc:
             raise MappingError(f"field created: {exc}") from None
         mailing = _rest_id(data.get("mailingId"))
+        campaign = str(data.get("campaign_id") or "").strip() or mailing  # see _row
         return [
             msgevents.Event(
                 user_id=user_id,
@@ -190,7 +193,7 @@ class Mapper:
                 timestamp=timestamp,
                 channel=self._channel,
                 type=self._type,
-                campaign_id=mailing,
+                campaign_id=campaign,
                 message_id=mailing,
                 provider=PROVIDER,
                 account=self.account,

@@ -4,7 +4,8 @@ Live runs pull ``recipients``, ``opens``, ``clicks`` and ``responses`` from the
 SOAP ClosedLoopWebservice (windows in server milliseconds, ``startRow``
 paging) and ``unsubscribes`` from REST; ``--input`` reads closed-loop export
 CSVs. Clicks without a URL get it from the REST tracking links while pulling,
-so :meth:`EpiserverProvider.map_record` stays pure.
+and with ``CAMPAIGN_ID=smart_campaign`` every record gets its mailing's Smart
+Campaign id the same way, so :meth:`EpiserverProvider.map_record` stays pure.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from msgevents import EventType
 from msgevents.timestamps import parse_epoch_millis, to_epoch_millis
 from msgevents_episerver.files import read_export, stream_of
 from msgevents_episerver.mapping import Mapper
-from msgevents_episerver.rest import LinkResolver, RestClient
+from msgevents_episerver.rest import CampaignDirectory, LinkResolver, RestClient
 from msgevents_episerver.settings import RETENTION, STREAMS, EpiserverSettings
 from msgevents_episerver.soap import SoapClient
 
@@ -81,6 +82,7 @@ class EpiserverProvider(msgevents.Provider):
         self._soap: SoapClient | None = None
         self._rest: RestClient | None = None
         self._links: LinkResolver | None = None
+        self._campaigns: CampaignDirectory | None = None
         self._mapper = Mapper(self.settings, self.account)
 
     @property
@@ -118,7 +120,8 @@ class EpiserverProvider(msgevents.Provider):
     def pull(self, stream: str, window: msgevents.Window) -> Iterator[Sequence[msgevents.Record]]:
         """Pages of ``stream`` records in ``window`` (server clock, half-open)."""
         if stream == "unsubscribes":
-            yield from self._rest_client().unsubscribes(window, self.settings.page_size)
+            for page in self._rest_client().unsubscribes(window, self.settings.page_size):
+                yield self._with_campaigns(page, "mailingId")
             return
         method = EXPORT_METHODS.get(stream)
         if method is None:
@@ -150,15 +153,26 @@ class EpiserverProvider(msgevents.Provider):
             if stream == "clicks" and page:
                 page = self._link_resolver().fill(page)
             if page:
-                yield page
+                yield self._with_campaigns(page, "mailing_id")
             if len(rows) < page_size:
                 return
             start += len(rows)
 
+    def _campaign_directory(self) -> CampaignDirectory:
+        if self._campaigns is None:
+            self._campaigns = CampaignDirectory(self._rest_client())
+        return self._campaigns
+
     def _link_resolver(self) -> LinkResolver:
         if self._links is None:
-            self._links = LinkResolver(self._rest_client())
+            self._links = LinkResolver(self._rest_client(), self._campaign_directory())
         return self._links
+
+    def _with_campaigns(self, page: list[msgevents.Record], mailing_key: str) -> list[msgevents.Record]:
+        """``page`` with each record's Smart Campaign id when ``CAMPAIGN_ID=smart_campaign``."""
+        if self.settings.campaign_id != "smart_campaign":
+            return page
+        return self._campaign_directory().fill(page, mailing_key)
 
     def check(self) -> str:
         """SOAP login + getCurrentTime, then one REST unsubscribes request."""
@@ -184,6 +198,7 @@ class EpiserverProvider(msgevents.Provider):
             self._rest.http.close()
             self._rest = None
         self._links = None
+        self._campaigns = None
 
     # -- files and mapping --------------------------------------------------------------------
 
@@ -192,16 +207,28 @@ class EpiserverProvider(msgevents.Provider):
 
         The file name and existence are checked at once (ConfigError naming the file).
         Clicks with an empty ``link_url`` get their URL from the REST tracking links when
-        the API user is configured, as in a pull, so both paths give the same event ids.
+        the API user is configured, as in a pull, so both paths give the same event ids;
+        ``CAMPAIGN_ID=smart_campaign`` needs the API user here too.
         """
         path = Path(path)
         stream = stream_of(path)
         if not path.is_file():
             raise msgevents.ConfigError(f"input file {str(path)!r} does not exist or is not a file")
-        batches = read_export(path, self.settings)
-        if stream == "clicks" and self._looks_up_file_links():
-            return (self._link_resolver().fill(batch) for batch in batches)
-        return batches
+        if self.settings.campaign_id == "smart_campaign" and not self.settings.has_rest_credentials():
+            try:
+                self.settings.require_rest()
+            except msgevents.ConfigError as exc:
+                raise msgevents.ConfigError(
+                    f"{exc}: MSGEVENTS_EPISERVER_CAMPAIGN_ID=smart_campaign looks the Smart Campaigns "
+                    "up through the REST API, also for --input files"
+                ) from None
+        links = stream == "clicks" and self._looks_up_file_links()
+        return (self._enriched_batch(batch, links) for batch in read_export(path, self.settings))
+
+    def _enriched_batch(self, batch: list[msgevents.Record], links: bool) -> list[msgevents.Record]:
+        if links:
+            batch = self._link_resolver().fill(batch)
+        return self._with_campaigns(batch, "mailing_id")
 
     def _looks_up_file_links(self) -> bool:
         """Whether empty ``link_url`` cells of click files are resolved (``FILE_LINK_LOOKUP``)."""

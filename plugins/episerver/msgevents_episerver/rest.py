@@ -1,4 +1,4 @@
-"""The Optimizely Campaign REST API: unsubscribes and tracking links.
+"""The Optimizely Campaign REST API: unsubscribes, Smart Campaigns and tracking links.
 
 ``{base}/rest/{clientId}/…`` with HTTP Basic auth. 401/403 is an
 authentication refusal (never retried); 429 and 5xx are retried by
@@ -19,10 +19,12 @@ import msgevents
 from msgevents.redact import redact
 from msgevents.timestamps import TimestampError, parse_iso8601
 
-__all__ = ["MAX_CONCURRENT", "LinkResolver", "RestClient"]
+__all__ = ["CAMPAIGN_PAGE", "MAX_CONCURRENT", "CampaignDirectory", "LinkResolver", "RestClient"]
 
 #: Optimizely answers 429 beyond 10 simultaneous requests per client.
 MAX_CONCURRENT = 10
+#: Smart Campaigns per page of the mailing → campaign look-up (the DETAILED view is slow to build).
+CAMPAIGN_PAGE = 100
 
 
 class RestClient:
@@ -46,9 +48,14 @@ class RestClient:
             )
         return response
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET and decode JSON; any non-2xx status is a provider error naming it."""
+    def get_json(self, path: str, params: dict[str, Any] | None = None, *, missing: Any = ...) -> Any:
+        """GET and decode JSON; any non-2xx status is a provider error naming it.
+
+        ``missing``, when given, is returned for a 404 instead.
+        """
         response = self.get(path, params)
+        if response.status_code == 404 and missing is not ...:
+            return missing
         if not response.ok:
             snippet = redact(response.text[:200].strip())
             raise msgevents.ProviderUnavailableError(
@@ -102,42 +109,60 @@ class RestClient:
                 return
             offset += len(elements)
 
-    # -- tracking links -------------------------------------------------------------------
+    # -- Smart Campaigns and tracking links ------------------------------------------------
 
-    def tracking_links(self, mailing_id: str) -> dict[str, str] | None:
-        """Link id → URL of a mailing, or ``None`` when Optimizely does not know the mailing.
+    def smart_campaigns(self, offset: int, limit: int) -> list[Any]:
+        """One page of Smart Campaigns with their mailings (``resultView=DETAILED``), newest first.
 
-        The closed-loop rows carry a mailing id but no Smart Campaign id, so the
-        Smart Campaign path is asked with the mailing id for both (as §7 uses
-        the mailing id for ``campaign_id``); a 404 there falls back to the
-        transactional-mail path, where the mailing id is the path id.
+        Sorted by id, which never changes, so offset paging neither skips nor repeats
+        a campaign while campaigns are edited. A 404 (a client without Smart
+        Campaigns) is an empty page.
         """
-        paths = (
-            f"/smartcampaigns/{mailing_id}/messages/{mailing_id}/tracking/links",
-            f"/transactionalmail/{mailing_id}/message/tracking/links",
-        )
-        for path in paths:
-            response = self.get(path)
-            if response.status_code in (400, 404, 409):
-                continue  # not this kind of mailing (or not this client's)
-            if not response.ok:
-                raise msgevents.ProviderUnavailableError(
-                    f"Optimizely REST GET {path} answered HTTP {response.status_code}"
-                )
-            try:
-                links = response.json()
-            except ValueError:
-                links = None
-            if not isinstance(links, list):
-                raise msgevents.ProviderUnavailableError(
-                    f"Optimizely REST GET {path} answered without a list of links"
-                )
-            return {
-                str(link["id"]): link["url"]
-                for link in links
-                if isinstance(link, dict) and link.get("id") is not None and link.get("url")
-            }
-        return None
+        params = {
+            "offset": offset,
+            "limit": limit,
+            "resultView": "DETAILED",
+            "sort": "id",
+            "direction": "DESC",
+        }
+        body = self.get_json("/smartcampaigns", params, missing={"elements": []})
+        elements = body.get("elements") if isinstance(body, dict) else None
+        if not isinstance(elements, list):
+            raise msgevents.ProviderUnavailableError(
+                "Optimizely REST /smartcampaigns answered without an 'elements' list"
+            )
+        return elements
+
+    def tracking_links(self, mailing_id: str, campaign_id: str | None) -> dict[str, str] | None:
+        """Link id → URL of a mailing, or ``None`` when Optimizely does not know it there.
+
+        A mailing of Smart Campaign ``campaign_id`` is asked for on the Smart Campaign
+        path; without a campaign id, on the transactional-mail path.
+        """
+        if campaign_id is not None:
+            path = f"/smartcampaigns/{campaign_id}/messages/{mailing_id}/tracking/links"
+        else:
+            path = f"/transactionalmail/{mailing_id}/message/tracking/links"
+        response = self.get(path)
+        if response.status_code in (400, 404, 409):
+            return None  # not this kind of mailing (or not this client's)
+        if not response.ok:
+            raise msgevents.ProviderUnavailableError(
+                f"Optimizely REST GET {path} answered HTTP {response.status_code}"
+            )
+        try:
+            links = response.json()
+        except ValueError:
+            links = None
+        if not isinstance(links, list):
+            raise msgevents.ProviderUnavailableError(
+                f"Optimizely REST GET {path} answered without a list of links"
+            )
+        return {
+            str(link["id"]): link["url"]
+            for link in links
+            if isinstance(link, dict) and link.get("id") is not None and link.get("url")
+        }
 
 
 def _created(element: dict[str, Any]) -> Any:
@@ -147,11 +172,77 @@ def _created(element: dict[str, Any]) -> Any:
         return None
 
 
-class LinkResolver:
-    """Fills ``link_url`` of click records from the tracking links, cached per mailing."""
+class CampaignDirectory:
+    """Mailing id → Smart Campaign id, read from ``GET /smartcampaigns`` as far as needed.
 
-    def __init__(self, rest: RestClient) -> None:
+    The closed-loop rows and REST unsubscribes carry a mailing id, never the Smart
+    Campaign holding it (a campaign holds one or more mailings: splits, A/B tests).
+    Pages of :data:`CAMPAIGN_PAGE` campaigns, newest first, are read only while a
+    mailing asked for is not yet known: the mailings a run collects are recent, so
+    that is usually one request per run. A mailing in no Smart Campaign (a
+    transactional mail) is known to be one only after the last page.
+    """
+
+    def __init__(self, rest: RestClient, page_size: int = CAMPAIGN_PAGE) -> None:
         self.rest = rest
+        self.page_size = page_size
+        self._campaigns: dict[str, str] = {}
+        self._offset = 0
+        self.complete = False
+
+    def campaign_of(self, mailing_id: str, *, read_all: bool = True) -> str | None:
+        """The Smart Campaign id of ``mailing_id``; ``None`` if it is in none.
+
+        With ``read_all=False`` at most one more page is read: ``None`` then means
+        "not found yet" unless :attr:`complete`.
+        """
+        pages = 0
+        while mailing_id not in self._campaigns and not self.complete and (read_all or pages == 0):
+            self._read_page()
+            pages += 1
+        return self._campaigns.get(mailing_id)
+
+    def _read_page(self) -> None:
+        campaigns = self.rest.smart_campaigns(self._offset, self.page_size)
+        for campaign in campaigns:
+            if not isinstance(campaign, dict) or campaign.get("id") is None:
+                continue
+            nodes = list(campaign.get("messages") or [])
+            if isinstance(campaign.get("message"), dict):
+                nodes.append(campaign["message"])
+            for node in nodes:
+                if isinstance(node, dict) and node.get("mailingId") is not None:
+                    self._campaigns.setdefault(str(node["mailingId"]), str(campaign["id"]))
+        self._offset += len(campaigns)
+        if len(campaigns) < self.page_size:
+            self.complete = True
+
+    def fill(self, records: list[msgevents.Record], mailing_key: str) -> list[msgevents.Record]:
+        """The records with a ``campaign_id`` entry: their mailing's Smart Campaign id, if any."""
+        filled = []
+        for record in records:
+            mailing = str(record.data.get(mailing_key) or "").strip()
+            if record.error is None and mailing.isdigit() and mailing != "0":
+                campaign = self.campaign_of(mailing)
+                if campaign is not None:
+                    record = record._replace(data={**record.data, "campaign_id": campaign})
+            filled.append(record)
+        return filled
+
+
+class LinkResolver:
+    """Fills ``link_url`` of click records from the tracking links, cached per mailing.
+
+    Where the links are asked for depends on the mailing's kind: the mailing of a
+    Smart Campaign on the campaign's path, otherwise on the transactional-mail
+    path. To spare reading every Smart Campaign for a transactional mail, a mailing
+    not on the first pages of :class:`CampaignDirectory` is tried as a transactional
+    mail first, and only then looked for on the rest of the campaign list.
+    """
+
+    def __init__(self, rest: RestClient, campaigns: CampaignDirectory) -> None:
+        self.rest = rest
+        self.campaigns = campaigns
         self.cache: dict[str, dict[str, str] | None] = {}
 
     def fill(self, records: list[msgevents.Record]) -> list[msgevents.Record]:
@@ -171,6 +262,16 @@ class LinkResolver:
         if not (mailing_id.isdigit() and link_id):
             return None
         if mailing_id not in self.cache:
-            self.cache[mailing_id] = self.rest.tracking_links(mailing_id)
+            self.cache[mailing_id] = self._links(mailing_id)
         links = self.cache[mailing_id]
         return links.get(link_id) if links else None
+
+    def _links(self, mailing_id: str) -> dict[str, str] | None:
+        campaign = self.campaigns.campaign_of(mailing_id, read_all=False)
+        if campaign is not None:
+            return self.rest.tracking_links(mailing_id, campaign)
+        links = self.rest.tracking_links(mailing_id, None)  # a transactional mail?
+        if links is not None or self.campaigns.complete:
+            return links
+        campaign = self.campaigns.campaign_of(mailing_id)  # an older Smart Campaign's mailing
+        return self.rest.tracking_links(mailing_id, campaign) if campaign is not None else None

@@ -124,6 +124,12 @@ class EpiserverSettings(msgevents.ProviderSettings):
         description="How the timestamp column is written: epoch_millis, epoch_seconds, iso8601, "
         "or a strftime pattern such as %Y-%m-%d %H:%M:%S (read as UTC).",
     )
+    campaign_id: Literal["mailing", "smart_campaign"] = Field(
+        "mailing",
+        description="The events' campaign_id: mailing = the mailing id (as message_id); smart_campaign "
+        "= the id of the Smart Campaign holding the mailing, looked up through REST GET /smartcampaigns "
+        "(needs CLIENT_ID, USERNAME and PASSWORD, also for --input), the mailing id when it is in none.",
+    )
     file_link_lookup: Literal["auto", "never"] = Field(
         "auto",
         description="Clicks in --input files with an empty link_url: auto = look link_id up through "
@@ -155,7 +161,7 @@ class EpiserverSettings(msgevents.ProviderSettings):
             raise ValueError("must start with https:// (or http:// for a local test server)")
         return value
 
-    @field_validator("identity", "file_link_lookup", mode="before")
+    @field_validator("identity", "file_link_lookup", "campaign_id", mode="before")
     @classmethod
     def _lower_choice(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

@@ -7,8 +7,10 @@ expire), ``ClosedLoopWebservice`` (``getCurrentTime``, ``getRecipients``,
 ``getOpens``, ``getClicks``, ``getResponses`` with ``since``/``until`` on the
 rows' export-file time and real ``startRow`` paging, at most 1000 rows), REST
 ``GET /rest/{clientId}/unsubscribes`` (offset/limit, ``sort=created``,
-ASC/DESC, limit < 10000), tracking links (Smart Campaign and transactional
-paths), ``/users/authenticated``, HTTP Basic auth, and injected faults.
+ASC/DESC, limit < 10000), ``GET /smartcampaigns`` (offset/limit, sort,
+``resultView=DETAILED`` with the campaigns' mailings), tracking links (Smart
+Campaign path with the right campaign id, transactional path),
+``/users/authenticated``, HTTP Basic auth, and injected faults.
 Standard library only, so it also runs as a plain script.
 
 In-process (pytest, black-box CLI tests). ``tests/plugins/episerver`` is the
@@ -41,7 +43,8 @@ generated datasets), ``return_style`` (``method`` = ``<getOpensReturn>``,
 links per mailing; ``Dataset.generate`` builds a deterministic, realistic one
 (``numeric_share`` customer numbers instead of e-mails, ``foreign_emails``
 outside example.com, ``malformed`` broken opens rows, half of the clicks
-without ``link_url``, the last mailing transactional);
+without ``link_url``, the last mailing transactional, the others each in a
+Smart Campaign whose id is not the mailing id);
 ``dataset.expected(stream, since_ms, until_ms)`` lists what a window returns
 and ``dataset.unsubscribes_between(since_ms, until_ms)`` the REST entries.
 
@@ -51,8 +54,8 @@ optional ``retry_after``), ``drop`` (close the connection without answering),
 ``unauthorized`` (SOAP login fault / permission fault / REST 401),
 ``soap_fault`` (a SOAP fault with the given faultstring) and ``garbage`` (a
 200 that is neither XML nor JSON). The target is a SOAP method (``login``,
-``getOpens``…), a REST route (``unsubscribes``, ``tracking_links``,
-``users``), or ``soap`` / ``rest`` / ``*``; ``after`` matching requests pass
+``getOpens``…), a REST route (``unsubscribes``, ``smartcampaigns``,
+``tracking_links``, ``users``), or ``soap`` / ``rest`` / ``*``; ``after`` matching requests pass
 first, then ``times`` of them are hit (0 = all that follow). Wrong
 credentials are refused without any fault (SOAP login fault, REST 401).
 
@@ -203,6 +206,8 @@ class Dataset:
             data.links[mailing] = links
             if m == mailings - 1 and mailings > 1:
                 data.transactional.add(mailing)
+            else:
+                data.campaigns[mailing] = str(500100 + m)
             sent_base = start_ms + m * 4 * HOUR_MS
             for n, person in enumerate(people):
                 sent = sent_base + n * 7_000
@@ -715,6 +720,8 @@ class _Handler(BaseHTTPRequestHandler):
         status, payload = 404, {"error": "not found"}
         if route == "unsubscribes":
             status, payload = _unsubscribes_page(emu.dataset, query)
+        elif route == "smartcampaigns":
+            status, payload = _smart_campaigns_page(emu.dataset, query)
         elif route == "tracking_links":
             status, payload = _tracking_links(emu.dataset, parts[2:])
         elif route == "users":
@@ -809,6 +816,8 @@ def _table(method: str, rows: list[tuple[str | None, ...]], style: str) -> str |
 def _rest_route(parts: list[str]) -> str:
     if parts == ["unsubscribes"]:
         return "unsubscribes"
+    if parts == ["smartcampaigns"]:
+        return "smartcampaigns"
     if parts == ["users", "authenticated"]:
         return "users"
     if parts[-2:] == ["tracking", "links"]:
@@ -844,6 +853,44 @@ def _unsubscribes_page(dataset: Dataset, query: dict[str, list[str]]) -> tuple[i
     if direction == "DESC":
         elements.reverse()
     page = elements[offset : offset + limit]
+    return 200, {"elements": page, "count": len(page), "offset": offset, "limit": limit}
+
+
+def _smart_campaigns_page(dataset: Dataset, query: dict[str, list[str]]) -> tuple[int, object]:
+    """``GET /smartcampaigns``: the Smart Campaigns of ``dataset.campaigns``, paged and sorted."""
+
+    def one(name: str, default: str) -> str:
+        return query.get(name, [default])[0]
+
+    try:
+        offset, limit = int(one("offset", "0")), int(one("limit", "100"))
+    except ValueError:
+        return 400, {"error": "offset and limit must be integers"}
+    if limit >= 10000 or limit < 1 or offset < 0:
+        return 400, {"error": "Invalid limit request. Change the limit to less than 10000."}
+    sort, direction, view = one("sort", "created"), one("direction", "ASC"), one("resultView", "SUMMARY")
+    if sort not in ("id", "name", "description", "status", "created", "modified", "started", "finished"):
+        return 400, {"error": f"invalid sort {sort!r}"}
+    if direction not in ("ASC", "DESC") or view not in ("SUMMARY", "DETAILED"):
+        return 400, {"error": f"invalid direction {direction!r} or resultView {view!r}"}
+    held: dict[str, list[str]] = {}
+    for mailing, campaign in dataset.campaigns.items():
+        held.setdefault(campaign, []).append(mailing)
+    campaigns = []
+    for campaign, mailings in held.items():
+        element: dict[str, object] = {
+            "id": int(campaign), "name": f"campaign {campaign}", "status": "finished", "type": "regular",
+            "created": _ms_to_iso(DAY_MS - int(campaign) % 1000 * HOUR_MS),
+        }  # fmt: skip
+        if view == "DETAILED":
+            element["messages"] = [
+                {"nodeId": f"n{m}", "mailingId": int(m), "name": f"mailing {m}", "mediaType": "email"}
+                for m in sorted(mailings)
+            ]
+        campaigns.append(element)
+    key = "id" if sort == "id" else "created"
+    campaigns.sort(key=lambda c: c[key], reverse=direction == "DESC")  # type: ignore[arg-type,return-value]
+    page = campaigns[offset : offset + limit]
     return 200, {"elements": page, "count": len(page), "offset": offset, "limit": limit}
 
 

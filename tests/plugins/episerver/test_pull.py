@@ -208,10 +208,21 @@ def test_clicks_without_url_are_resolved_through_tracking_links(episerver, playe
     assert all(r.data["link_url"] == urls[r.data["link_id"]] for r in records)
     events = [e for r in records for e in provider.map_record(r)]
     assert all(e.url == urls[r.data["link_id"]] for e, r in zip(events, records, strict=True))
-    lookups = [c for c in played() if c.endswith("/tracking/links")]
+    calls = played()
+    lookups = [c for c in calls if c.endswith("/tracking/links")]
     assert len(lookups) == len(set(lookups))  # cached per mailing
-    transactional = DATASET.transactional
-    assert any(f"/transactionalmail/{m}/" in c for c in lookups for m in transactional)
+    # each mailing on its own path: a Smart Campaign's with the campaign's id, found in one
+    # page of GET /smartcampaigns; the transactional one on the transactional-mail path
+    expected = {
+        f"GET /smartcampaigns/{DATASET.campaigns[m]}/messages/{m}/tracking/links"
+        if m in DATASET.campaigns
+        else f"GET /transactionalmail/{m}/message/tracking/links"
+        for m in {r.data["mailing_id"] for r in records if r.data["link_id"]}
+    }
+    assert set(lookups) == expected
+    assert DATASET.transactional & {r.data["mailing_id"] for r in records}
+    assert all(m != c for m, c in DATASET.campaigns.items())
+    assert calls.count("GET /smartcampaigns") == 1
 
 
 def test_unresolvable_click_is_delivered_without_url(episerver, played):
@@ -219,6 +230,7 @@ def test_unresolvable_click_is_delivered_without_url(episerver, played):
     dataset = Dataset.generate(seed=7, mailings=2, recipients=30)
     unknown = sorted(dataset.links)[0]
     del dataset.links[unknown]
+    del dataset.campaigns[unknown]
     provider = episerver(dataset)
 
     records, _ = pull_all(provider, "clicks", WHOLE_DAY)
@@ -230,8 +242,10 @@ def test_unresolvable_click_is_delivered_without_url(episerver, played):
         (event,) = provider.map_record(record)
         assert event.url is None
         assert event.event is msgevents.EventType.CLICKED
-    lookups = [c for c in played() if unknown in c]
-    assert len(lookups) == 2  # Smart Campaign path, then the transactional one: both 404
+    calls = played()
+    # in no Smart Campaign (the whole list read: one short page), not a transactional mail (404)
+    assert [c for c in calls if unknown in c] == [f"GET /transactionalmail/{unknown}/message/tracking/links"]
+    assert calls.count("GET /smartcampaigns") == 1
 
 
 def test_malformed_rows_are_flagged_and_the_rest_delivered(episerver):
@@ -340,10 +354,10 @@ def test_click_files_get_the_urls_a_pull_gets_so_event_ids_match(episerver, play
     assert all(e.url for e in from_file)
     assert [(e.event_id, e.url) for e in from_file] == [(e.event_id, e.url) for e in pulled]
     calls = played()
-    lookups = [c for c in calls if c.endswith("/tracking/links")]
-    assert lookups
-    assert len(lookups) == len(set(lookups))
-    assert calls[: len(lookups)] == lookups  # looked up while reading the file; the pull used the cache
+    rest = [c for c in calls if c.startswith("GET /")]
+    assert any(c.endswith("/tracking/links") for c in rest)
+    assert len(rest) == len(set(rest))
+    assert calls[: len(rest)] == rest  # looked up while reading the file; the pull used the cache
 
 
 @pytest.mark.parametrize(
@@ -359,3 +373,46 @@ def test_click_files_are_read_offline_when_lookup_is_off_or_impossible(episerver
     assert events
     assert all(e.url is None for e in events)
     assert len(vcr.requests) == 0
+
+
+def test_campaign_id_setting_gives_smart_campaign_ids_and_keeps_event_ids(episerver, played):
+    """CAMPAIGN_ID=smart_campaign: campaign_id = the Smart Campaign (one list page per run)."""
+    by_mailing = episerver(DATASET)
+    by_campaign = episerver(DATASET, campaign_id="smart_campaign")
+
+    plain = _events(by_mailing, by_mailing.pull("opens", WHOLE_DAY))
+    events = _events(by_campaign, by_campaign.pull("opens", WHOLE_DAY))
+    unsubscribes = _events(by_campaign, by_campaign.pull("unsubscribes", WHOLE_DAY))
+
+    assert [e.event_id for e in events] == [e.event_id for e in plain]
+    assert [e.message_id for e in events] == [e.message_id for e in plain]
+    for event in events + unsubscribes:
+        assert event.campaign_id == DATASET.campaigns.get(event.message_id, event.message_id)
+    assert {e.message_id for e in events} & set(DATASET.campaigns)  # some in a Smart Campaign
+    assert {e.message_id for e in events} & DATASET.transactional  # some not: the mailing id
+    assert any(e.message_id is None and e.campaign_id is None for e in unsubscribes)  # global
+    assert played().count("GET /smartcampaigns") == 1
+
+
+def test_campaign_id_setting_needs_the_api_user_for_files_too(episerver, tmp_path):
+    """Without an API user, CAMPAIGN_ID=smart_campaign stops an --input run naming what is missing."""
+    provider = episerver(DATASET, campaign_id="smart_campaign", username=None)
+    path = _clicks_file(tmp_path / "clicks_20241104.csv", DATASET.expected("clicks", DAY_MS, DATASET.now_ms))
+
+    with pytest.raises(msgevents.ConfigError) as error:
+        provider.read_input(path)
+
+    assert "MSGEVENTS_EPISERVER_USERNAME" in str(error.value)
+    assert "MSGEVENTS_EPISERVER_CAMPAIGN_ID=smart_campaign" in str(error.value)
+
+
+def test_campaign_id_setting_applies_to_files(episerver, tmp_path):
+    """An export file's rows get the same Smart Campaign ids as pulled ones."""
+    provider = episerver(DATASET, campaign_id="smart_campaign", file_link_lookup="never")
+    path = _clicks_file(tmp_path / "clicks_20241104.csv", DATASET.expected("clicks", DAY_MS, DATASET.now_ms))
+
+    events = _events(provider, provider.read_input(path))
+
+    assert events
+    assert all(e.campaign_id == DATASET.campaigns.get(e.message_id, e.message_id) for e in events)
+    assert any(e.campaign_id != e.message_id for e in events)

@@ -236,8 +236,8 @@ class LinkResolver:
     Where the links are asked for depends on the mailing's kind: the mailing of a
     Smart Campaign on the campaign's path, otherwise on the transactional-mail
     path. To spare reading every Smart Campaign for a transactional mail, a mailing
-    not on the first pages of :class:`CampaignDirectory` is tried as a transactional
-    mail first, and only then looked for on the rest of the campaign list.
+    not found on the campaign pages read so far plus one more is tried as a
+    transactional mail first, and only then looked for on the rest of the list.
     """
 
     def __init__(self, rest: RestClient, campaigns: CampaignDirectory) -> None:

@@ -378,11 +378,16 @@ def test_temporary_files_of_killed_runs_are_deleted_those_of_live_runs_kept(feed
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         feeds.mkdir()
-        stale = [feeds / f".partial-{dead.pid}-7f00-3.json", feeds / f".partial-{dead.pid}-7f00-4.zip"]
-        live = feeds / f".partial-{alive.pid}-7f00-0.json"
-        mine = feeds / f".partial-{os.getpid()}-7f00-9.json"
+        host = feed._HOST
+        stale = [
+            feeds / f".partial-{host}-{dead.pid}-7f00-3.json",
+            feeds / f".partial-{host}-{dead.pid}-7f00-4.zip",
+        ]
+        live = feeds / f".partial-{host}-{alive.pid}-7f00-0.json"
+        mine = feeds / f".partial-{host}-{os.getpid()}-7f00-9.json"
+        elsewhere = feeds / f".partial-0badc0de-{dead.pid}-7f00-5.json"  # another host's writer
         other = feeds / "notes.txt"
-        for path in (*stale, live, mine, other):
+        for path in (*stale, live, mine, elsewhere, other):
             path.write_text("[\n")
         sink = FeedSink(str(feeds))
         sink.open(store.journal(store.sink_id(sink.key)))
@@ -390,7 +395,7 @@ def test_temporary_files_of_killed_runs_are_deleted_those_of_live_runs_kept(feed
     finally:
         alive.kill()
         alive.wait()
-    assert sorted(p.name for p in feeds.iterdir()) == sorted(p.name for p in (live, mine, other))
+    assert sorted(p.name for p in feeds.iterdir()) == sorted(p.name for p in (live, mine, elsewhere, other))
 
 
 def test_open_creates_the_directory(tmp_path, store):

@@ -11,8 +11,8 @@ writing into the same directory never replace each other's files. Only then are 
 events acknowledged. A run killed in between leaves a pending record that the
 next run settles: renamed → committed; not renamed → the temporary file is
 deleted and its events are sent again. The temporary file of a run killed
-before its file was pending (its name holds the writer's pid, and that process
-is gone) is deleted too.
+before its file was pending (its name holds the writer's host and pid, and
+that process is gone) is deleted too.
 
 Settings: ``MSGEVENTS_FEED_ZIP=1`` writes ``event_history_….json.zip`` holding
 exactly one ``event_history_….json`` (CrossEngage's zip rule);
@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
+import socket
 import zipfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -48,6 +50,8 @@ PREFIX = "event_history_"
 _WRITE_BATCH = 100  # lines joined and written at once (orjson output keeps 4 KiB blocks a line)
 _tuple_new = tuple.__new__
 TMP_PREFIX = ".partial-"
+#: This host in temporary file names: only this host can tell whether their writer is gone.
+_HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
 
 
 class FeedSettings(BaseSettings):
@@ -119,11 +123,12 @@ class FeedSink(Sink):
         """Delete temporary files of runs killed while writing them (before they were pending).
 
         Their events were never acknowledged, so they are sent again; the file is litter.
-        The writer's pid is in the name: a file of a process still alive (another run
-        writing into this directory) is left alone.
+        The writer's host and pid are in the name: a file of a process still alive
+        (another run writing into this directory) or of another host (a shared
+        directory) is left alone.
         """
-        for path in self.directory.glob(f"{TMP_PREFIX}*"):
-            pid = path.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        for path in self.directory.glob(f"{TMP_PREFIX}{_HOST}-*"):
+            pid = path.name[len(TMP_PREFIX) + len(_HOST) + 1 :].split("-", 1)[0]
             if pid.isdigit() and not _alive(int(pid)):
                 _remove(path)
 
@@ -173,7 +178,9 @@ class FeedSink(Sink):
 
     def _start_file(self) -> None:
         # unique per process and sink: two sinks of one process must not share a temporary file
-        self._tmp_path = self.directory / f"{TMP_PREFIX}{os.getpid()}-{id(self):x}-{len(self.files)}.json"
+        self._tmp_path = (
+            self.directory / f"{TMP_PREFIX}{_HOST}-{os.getpid()}-{id(self):x}-{len(self.files)}.json"
+        )
         fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._lines = 0

@@ -26,8 +26,10 @@ install: $(VENV)/.installed
 dev: $(VENV)/.dev
 
 # A real collection over the sample export files in examples/ into Data Feed files.
+# The samples are synthetic: never look their links up in a real account from ./.env.
 demo: install
 	@rm -rf demo-output
+	MSGEVENTS_EPISERVER_FILE_LINK_LOOKUP=never MSGEVENTS_EPISERVER_CAMPAIGN_ID=mailing \
 	$(BIN)/msgevents collect --provider episerver \
 	    --input examples/episerver/recipients_20241104.csv \
 	    --input examples/episerver/opens_20241104.csv \

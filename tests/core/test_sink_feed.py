@@ -371,31 +371,57 @@ def test_a_pending_file_never_renamed_is_deleted_and_its_events_forgotten(feeds,
     sink.close()
 
 
-def test_temporary_files_of_killed_runs_are_deleted_those_of_live_runs_kept(feeds, store):
-    """A run killed before its file was pending left a .partial- file: its pid is gone, it goes."""
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+def test_temporary_files_of_killed_runs_are_deleted_those_being_written_kept(feeds, store):
+    """A run killed before its file was pending left a .partial- file nobody locks: it goes."""
+    feeds.mkdir()
+    host = feed._HOST
+    stale = [feeds / f".partial-{host}-4242-7f00-3.json", feeds / f".partial-{host}-4242-7f00-4.zip"]
+    live = feeds / f".partial-{host}-4343-7f00-0.json"
+    elsewhere = feeds / ".partial-0badc0de-4444-7f00-5.json"  # another host's writer
+    other = feeds / "notes.txt"
+    for path in (*stale, live, elsewhere, other):
+        path.write_text("[\n")
+    writer = subprocess.Popen(  # another run, still writing: it holds the file's flock
+        [sys.executable, "-c", WRITER, str(live)], stdout=subprocess.PIPE, text=True
+    )
     try:
-        feeds.mkdir()
-        host = feed._HOST
-        stale = [
-            feeds / f".partial-{host}-{dead.pid}-7f00-3.json",
-            feeds / f".partial-{host}-{dead.pid}-7f00-4.zip",
-        ]
-        live = feeds / f".partial-{host}-{alive.pid}-7f00-0.json"
-        mine = feeds / f".partial-{host}-{os.getpid()}-7f00-9.json"
-        elsewhere = feeds / f".partial-0badc0de-{dead.pid}-7f00-5.json"  # another host's writer
-        other = feeds / "notes.txt"
-        for path in (*stale, live, mine, elsewhere, other):
-            path.write_text("[\n")
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "locked"
         sink = FeedSink(str(feeds))
         sink.open(store.journal(store.sink_id(sink.key)))
         sink.close()
     finally:
-        alive.kill()
-        alive.wait()
-    assert sorted(p.name for p in feeds.iterdir()) == sorted(p.name for p in (live, mine, elsewhere, other))
+        writer.kill()
+        writer.wait()
+    assert sorted(p.name for p in feeds.iterdir()) == sorted(p.name for p in (live, elsewhere, other))
+
+
+WRITER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_file_being_written_is_locked_until_it_is_renamed(open_sink, feeds, cheap_events, monkeypatch):
+    """The writer's flock covers the whole life of the temporary file, rename included."""
+    sink = open_sink()
+    seen = []
+    rename = os.rename
+
+    def checking_rename(source, target):
+        seen.append(feed._unlocked(Path(source)))
+        rename(source, target)
+
+    monkeypatch.setattr(feed.os, "rename", checking_rename)
+    sink.submit(list(cheap_events(0, 5)), "t")
+    assert not feed._unlocked(next(feeds.glob(".partial-*")))
+    sink.flush()
+    sink.close()
+    assert seen == [False]
+    assert not list(feeds.glob(".partial-*"))
 
 
 def test_open_creates_the_directory(tmp_path, store):

@@ -11,8 +11,8 @@ writing into the same directory never replace each other's files. Only then are 
 events acknowledged. A run killed in between leaves a pending record that the
 next run settles: renamed → committed; not renamed → the temporary file is
 deleted and its events are sent again. The temporary file of a run killed
-before its file was pending (its name holds the writer's host and pid, and
-that process is gone) is deleted too.
+before its file was pending is deleted too: a writer holds an exclusive
+``flock`` on its temporary file until the rename, so one nobody holds is litter.
 
 Settings: ``MSGEVENTS_FEED_ZIP=1`` writes ``event_history_….json.zip`` holding
 exactly one ``event_history_….json`` (CrossEngage's zip rule);
@@ -123,14 +123,15 @@ class FeedSink(Sink):
         """Delete temporary files of runs killed while writing them (before they were pending).
 
         Their events were never acknowledged, so they are sent again; the file is litter.
-        The writer's host and pid are in the name: a file of a process still alive
-        (another run writing into this directory) or of another host (a shared
-        directory) is left alone.
+        A writer holds an exclusive ``flock`` on its temporary file from creating it
+        until it is renamed, so a file nobody holds is a dead run's. Only files named
+        with this host's tag are touched (another host's locks may not be visible here),
+        and only under the directory lock, under which files are created and renamed.
         """
-        for path in self.directory.glob(f"{TMP_PREFIX}{_HOST}-*"):
-            pid = path.name[len(TMP_PREFIX) + len(_HOST) + 1 :].split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
-                _remove(path)
+        with _directory_lock(self.directory):
+            for path in self.directory.glob(f"{TMP_PREFIX}{_HOST}-*"):
+                if _unlocked(path):
+                    _remove(path)
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
         capacity = self.settings.max_lines - 2  # "[" and "]"
@@ -181,7 +182,9 @@ class FeedSink(Sink):
         self._tmp_path = (
             self.directory / f"{TMP_PREFIX}{_HOST}-{os.getpid()}-{id(self):x}-{len(self.files)}.json"
         )
-        fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with _directory_lock(self.directory):  # created and locked at once for other runs' clean-up
+            fd = os.open(self._tmp_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until renamed (see reconcile)
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._lines = 0
         self._receipts = []
@@ -211,8 +214,6 @@ class FeedSink(Sink):
             self._file.write(b"\n]\n")
             self._file.flush()
             os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
             # another run (another provider) may be naming a file in this directory right now:
             # choosing a free name and renaming into it must not interleave, or one file
             # would silently replace the other
@@ -224,6 +225,8 @@ class FeedSink(Sink):
                 file_id = self._journal.record_pending_file(str(tmp), str(final), keys)
                 os.rename(tmp, final)
                 renamed = True
+            self._file.close()  # releases the flock, now that the file is in place
+            self._file = None
             _fsync_directory(self.directory)
         except OSError as exc:
             if not renamed:  # nothing reached the directory: forget the pending ledger rows now
@@ -268,17 +271,20 @@ class FeedSink(Sink):
         self._lines = 0
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (this one included)."""
-    if pid == os.getpid():
-        return True
+def _unlocked(path: Path) -> bool:
+    """Whether no process holds the ``flock`` of ``path`` (its writer is gone)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
         return False
-    except PermissionError:  # another user's process
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    else:
         return True
-    return True
+    finally:
+        os.close(fd)
 
 
 def _remove(path: Path) -> None:

@@ -24,9 +24,13 @@ from msgevents.timestamps import (
 )
 from msgevents_episerver.settings import EpiserverSettings
 
-__all__ = ["PROVIDER", "RESPONSE_CATEGORIES", "STREAM_EVENTS", "Mapper"]
+__all__ = ["CAMPAIGN_KEY", "PROVIDER", "RESPONSE_CATEGORIES", "STREAM_EVENTS", "Mapper"]
 
 PROVIDER = "episerver"
+#: The record entry holding the Smart Campaign id the provider looked up before mapping
+#: (``CAMPAIGN_ID=smart_campaign``). No export-file header or column setting can produce
+#: it: header names lose leading underscores, column settings refuse unknown names.
+CAMPAIGN_KEY = "_smart_campaign_id"
 #: The event of every closed-loop stream but ``responses``.
 STREAM_EVENTS = {
     "recipients": EventType.SENT,
@@ -89,6 +93,8 @@ class Mapper:
         self._parse_time = timestamp_parser(settings.timestamp_format)
         self._channel = settings.channel
         self._type = settings.message_type
+        # CAMPAIGN_ID=smart_campaign: the provider put the Smart Campaign id into CAMPAIGN_KEY
+        self._smart_campaigns = settings.campaign_id == "smart_campaign"
         self._handlers: dict[str, Callable[[msgevents.Record], list[msgevents.Event] | NotModelled]]
         self._handlers = {
             "recipients": self._row,
@@ -138,8 +144,7 @@ class Mapper:
             mailing = ""  # a global unsubscribe
         url = ((data.get("link_url") or "").strip() or None) if stream == "clicks" else None
         mailing_id = mailing or None
-        # a Smart Campaign id, filled in before mapping when CAMPAIGN_ID=smart_campaign
-        campaign_id = (data.get("campaign_id") or "").strip() or mailing_id
+        campaign_id = (self._smart_campaigns and mailing_id and data.get(CAMPAIGN_KEY)) or mailing_id
         # model_validate with a dict: the same validation as Event(**fields), minus a call layer
         return [
             _validate_event(
@@ -184,7 +189,7 @@ class Mapper:
         except TimestampError as exc:
             raise MappingError(f"field created: {exc}") from None
         mailing = _rest_id(data.get("mailingId"))
-        campaign = str(data.get("campaign_id") or "").strip() or mailing  # see _row
+        campaign = (self._smart_campaigns and mailing and data.get(CAMPAIGN_KEY)) or mailing
         return [
             msgevents.Event(
                 user_id=user_id,

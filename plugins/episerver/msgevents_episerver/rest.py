@@ -9,6 +9,7 @@ that, whatever the caller does with threads.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,8 +19,18 @@ import requests
 import msgevents
 from msgevents.redact import redact
 from msgevents.timestamps import TimestampError, parse_iso8601
+from msgevents_episerver.mapping import CAMPAIGN_KEY
 
-__all__ = ["CAMPAIGN_PAGE", "MAX_CONCURRENT", "CampaignDirectory", "LinkResolver", "RestClient"]
+__all__ = [
+    "CAMPAIGN_KEY",
+    "CAMPAIGN_PAGE",
+    "MAX_CONCURRENT",
+    "CampaignDirectory",
+    "LinkResolver",
+    "RestClient",
+]
+
+log = logging.getLogger("msgevents.episerver")
 
 #: Optimizely answers 429 beyond 10 simultaneous requests per client.
 MAX_CONCURRENT = 10
@@ -35,27 +46,26 @@ class RestClient:
         self.root = f"{base_url.rstrip('/')}/rest/{client_id}"
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
-        """GET ``path`` under the client root; 401/403 → AuthError."""
+    def get(
+        self, path: str, params: dict[str, Any] | None = None, *, forbidden_ok: bool = False
+    ) -> requests.Response:
+        """GET ``path`` under the client root; 401/403 → AuthError (403 returned if ``forbidden_ok``)."""
         with self._slots:
             response = self.http.request(
                 "GET", self.root + path, params=params, headers={"Accept": "application/json"}
             )
-        if response.status_code in (401, 403):
+        if response.status_code == 401 or (response.status_code == 403 and not forbidden_ok):
             raise msgevents.AuthError(
                 f"Optimizely REST refused the credentials (HTTP {response.status_code} on "
                 f"{path.split('?')[0]}); check MSGEVENTS_EPISERVER_CLIENT_ID, _USERNAME and _PASSWORD"
             )
         return response
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None, *, missing: Any = ...) -> Any:
-        """GET and decode JSON; any non-2xx status is a provider error naming it.
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET and decode JSON; any non-2xx status is a provider error naming it."""
+        return self._json(path, self.get(path, params))
 
-        ``missing``, when given, is returned for a 404 instead.
-        """
-        response = self.get(path, params)
-        if response.status_code == 404 and missing is not ...:
-            return missing
+    def _json(self, path: str, response: requests.Response) -> Any:
         if not response.ok:
             snippet = redact(response.text[:200].strip())
             raise msgevents.ProviderUnavailableError(
@@ -114,9 +124,11 @@ class RestClient:
     def smart_campaigns(self, offset: int, limit: int) -> list[Any]:
         """One page of Smart Campaigns with their mailings (``resultView=DETAILED``), newest first.
 
-        Sorted by id, which never changes, so offset paging neither skips nor repeats
-        a campaign while campaigns are edited. A 404 (a client without Smart
-        Campaigns) is an empty page.
+        Sorted by id, so campaigns created or edited meanwhile do not move the pages;
+        one deleted while the list is read shifts the next page by one, which can
+        leave one campaign unseen for this run (its mailings are then looked up as
+        transactional mails). A 404 (a client without Smart Campaigns) or a 403 (an
+        API user not allowed to read them: logged as a warning) is an empty list.
         """
         params = {
             "offset": offset,
@@ -125,7 +137,16 @@ class RestClient:
             "sort": "id",
             "direction": "DESC",
         }
-        body = self.get_json("/smartcampaigns", params, missing={"elements": []})
+        response = self.get("/smartcampaigns", params, forbidden_ok=True)
+        if response.status_code == 403:
+            log.warning(
+                "Optimizely refused GET /smartcampaigns (HTTP 403): the API user may not read Smart "
+                "Campaigns, so click URLs of their mailings cannot be looked up"
+            )
+            return []
+        if response.status_code == 404:
+            return []
+        body = self._json("/smartcampaigns", response)
         elements = body.get("elements") if isinstance(body, dict) else None
         if not isinstance(elements, list):
             raise msgevents.ProviderUnavailableError(
@@ -193,13 +214,11 @@ class CampaignDirectory:
     def campaign_of(self, mailing_id: str, *, read_all: bool = True) -> str | None:
         """The Smart Campaign id of ``mailing_id``; ``None`` if it is in none.
 
-        With ``read_all=False`` at most one more page is read: ``None`` then means
-        "not found yet" unless :attr:`complete`.
+        With ``read_all=False`` no page beyond the first is read: ``None`` then
+        means "not among the newest campaigns" unless :attr:`complete`.
         """
-        pages = 0
-        while mailing_id not in self._campaigns and not self.complete and (read_all or pages == 0):
+        while mailing_id not in self._campaigns and not self.complete and (read_all or self._offset == 0):
             self._read_page()
-            pages += 1
         return self._campaigns.get(mailing_id)
 
     def _read_page(self) -> None:
@@ -218,14 +237,14 @@ class CampaignDirectory:
             self.complete = True
 
     def fill(self, records: list[msgevents.Record], mailing_key: str) -> list[msgevents.Record]:
-        """The records with a ``campaign_id`` entry: their mailing's Smart Campaign id, if any."""
+        """The records with a :data:`CAMPAIGN_KEY` entry: their mailing's Smart Campaign id, if any."""
         filled = []
         for record in records:
             mailing = str(record.data.get(mailing_key) or "").strip()
             if record.error is None and mailing.isdigit() and mailing != "0":
                 campaign = self.campaign_of(mailing)
                 if campaign is not None:
-                    record = record._replace(data={**record.data, "campaign_id": campaign})
+                    record = record._replace(data={**record.data, CAMPAIGN_KEY: campaign})
             filled.append(record)
         return filled
 
@@ -236,7 +255,7 @@ class LinkResolver:
     Where the links are asked for depends on the mailing's kind: the mailing of a
     Smart Campaign on the campaign's path, otherwise on the transactional-mail
     path. To spare reading every Smart Campaign for a transactional mail, a mailing
-    not found on the campaign pages read so far plus one more is tried as a
+    not in the first page of campaigns (or the pages read already) is tried as a
     transactional mail first, and only then looked for on the rest of the list.
     """
 

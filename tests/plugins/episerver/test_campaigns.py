@@ -7,6 +7,7 @@ from cassettes in ``test_pull.py``).
 from __future__ import annotations
 
 import msgevents
+from msgevents_episerver.mapping import CAMPAIGN_KEY
 from msgevents_episerver.rest import CampaignDirectory, LinkResolver
 
 
@@ -76,7 +77,7 @@ def test_fill_adds_campaign_ids_and_leaves_the_rest_alone():
 
     filled = directory.fill(records, "mailing_id")
 
-    assert [r.data.get("campaign_id") for r in filled] == ["901", None, None, None]
+    assert [r.data.get(CAMPAIGN_KEY) for r in filled] == ["901", None, None, None]
     assert filled[1:] == records[1:]
 
 
@@ -103,3 +104,21 @@ def test_an_older_campaigns_mailing_is_found_after_the_transactional_miss():
 
     assert resolver.url("100", "1") == "https://old.example.com/"
     assert rest.calls == ["page 0", "links transactional/100", "page 2", "page 4", "links 900/100"]
+
+
+def test_transactional_mails_cost_one_request_each_not_more_campaign_pages():
+    links = {("300", None): {"1": "https://t.example.com/a"}, ("301", None): {"1": "https://t.example.com/b"}}
+    rest = FakeRest(campaigns(6), links)
+    resolver = LinkResolver(rest, CampaignDirectory(rest, page_size=2))  # type: ignore[arg-type]
+
+    assert resolver.url("300", "1") == "https://t.example.com/a"
+    assert resolver.url("301", "1") == "https://t.example.com/b"
+    assert rest.calls == ["page 0", "links transactional/300", "links transactional/301"]
+
+
+def test_a_campaign_mailing_whose_links_are_unknown_gets_no_url_and_no_other_lookup():
+    rest = FakeRest(campaigns(3), {})
+    resolver = LinkResolver(rest, CampaignDirectory(rest, page_size=10))  # type: ignore[arg-type]
+
+    assert resolver.url("104", "5") is None
+    assert rest.calls == ["page 0", "links 902/104"]

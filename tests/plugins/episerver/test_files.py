@@ -70,6 +70,18 @@ def test_semicolon_file_with_header(provider, tmp_path):
     assert [outcome(provider, r) for r in records] == ["Message Viewed"] * 2
 
 
+@pytest.mark.parametrize("header", ["Campaign ID", "campaignId", "_smart_campaign_id"])
+def test_a_campaign_column_in_a_file_never_becomes_the_campaign_id(provider, tmp_path, header):
+    """campaign_id is the mailing id (CAMPAIGN_ID=mailing), whatever extra columns a file holds."""
+    path = write(tmp_path / "unsubscribes_20241104.csv", f"{HEADER};{header}\n"
+                 "304405;987654;jane@example.com;1730716800123;777\n"
+                 "0;987654;joe@example.com;1730716801000;778\n")  # fmt: skip
+
+    events = [e for r in read(provider, path) for e in provider.map_record(r)]
+
+    assert [(e.message_id, e.campaign_id) for e in events] == [("304405", "304405"), (None, None)]
+
+
 def test_comma_file_with_quoted_fields(provider, tmp_path):
     text = (
         "mailing_id,recipient_list_id,recipient_id,timestamp,link_id,link_url\n"

@@ -416,3 +416,19 @@ def test_campaign_id_setting_applies_to_files(episerver, tmp_path):
     assert events
     assert all(e.campaign_id == DATASET.campaigns.get(e.message_id, e.message_id) for e in events)
     assert any(e.campaign_id != e.message_id for e in events)
+
+
+def test_an_api_user_refused_the_campaign_list_still_collects_clicks(episerver, played, caplog):
+    """403 on GET /smartcampaigns: a warning; transactional mails still resolve, nothing stops."""
+    provider = episerver(DATASET, faults=[Fault.http("smartcampaigns", 403, times=0)])
+
+    with caplog.at_level("WARNING", logger="msgevents.episerver"):
+        records, _ = pull_all(provider, "clicks", WHOLE_DAY)
+
+    assert records
+    urls = {r.data["mailing_id"]: bool(r.data["link_url"]) for r in records if r.data["link_id"]}
+    assert all(urls[m] for m in DATASET.transactional if m in urls)
+    assert "HTTP 403" in caplog.text
+    calls = played()
+    assert calls.count("GET /smartcampaigns") == 1
+    assert not any("/smartcampaigns/" in c for c in calls)  # no campaign path without the list

@@ -371,6 +371,55 @@ def test_a_pending_file_never_renamed_is_deleted_and_its_events_forgotten(feeds,
     sink.close()
 
 
+def test_a_pending_file_whose_name_another_run_took_is_not_taken_for_delivered(feeds, store, make_event):
+    """Killed before the rename; another run then renamed its own file to that name: resend."""
+    sink = FeedSink(str(feeds))
+    journal = store.journal(store.sink_id(sink.key))
+    keys = [ledger_key(make_event(user_id=f"U{i}")) for i in range(3)]
+    feeds.mkdir()
+    tmp = feeds / ".partial-1-0.json"
+    tmp.write_text("[\n{}\n]\n")
+    final = feeds / "event_history_20240501120000.json"
+    journal.record_pending_file(str(tmp), str(final), keys)
+    final.write_text('[\n{"other": 1}\n]\n')  # the other run's file
+    sink.open(journal)
+    assert journal.pending_files() == []
+    assert store.known(journal.sink_id, keys) == set()  # forgotten: sent again
+    assert not tmp.exists()
+    assert final.read_text() == '[\n{"other": 1}\n]\n'  # untouched
+    sink.close()
+
+
+def test_a_renamed_file_an_uploader_moved_away_is_still_delivered(feeds, store, make_event):
+    """Renamed, then picked up by an uploader before the commit: the events are not sent again."""
+    sink = FeedSink(str(feeds))
+    journal = store.journal(store.sink_id(sink.key))
+    keys = [ledger_key(make_event(user_id=f"U{i}")) for i in range(3)]
+    feeds.mkdir()
+    journal.record_pending_file(str(feeds / ".partial-1-0.json"), str(feeds / "event_history_1.json"), keys)
+    sink.open(journal)  # neither the temporary nor the final file is there
+    assert journal.pending_files() == []
+    assert store.known(journal.sink_id, keys) == set(keys)
+    sink.close()
+
+
+def test_a_finished_temporary_file_nobody_holds_is_left_to_its_own_run(feeds, store):
+    """Complete but not renamed: its run may hold it as pending; only that run may decide."""
+    feeds.mkdir()
+    host = feed._HOST
+    finished = feeds / f".partial-{host}-4545-7f00-1.json"
+    finished.write_text("[\n{}\n]\n")
+    archive = feeds / f".partial-{host}-4545-7f00-2.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("event_history_20240501120000.json", "[\n]\n")
+    half_written = feeds / f".partial-{host}-4545-7f00-3.json"
+    half_written.write_text("[\n{},\n{")
+    sink = FeedSink(str(feeds))
+    sink.open(store.journal(store.sink_id(sink.key)))
+    sink.close()
+    assert sorted(p.name for p in feeds.iterdir()) == sorted([finished.name, archive.name])
+
+
 def test_temporary_files_of_killed_runs_are_deleted_those_being_written_kept(feeds, store):
     """A run killed before its file was pending left a .partial- file nobody locks: it goes."""
     feeds.mkdir()

@@ -12,7 +12,10 @@ events acknowledged. A run killed in between leaves a pending record that the
 next run settles: renamed → committed; not renamed → the temporary file is
 deleted and its events are sent again. The temporary file of a run killed
 before its file was pending is deleted too: a writer holds an exclusive
-``flock`` on its temporary file until the rename, so one nobody holds is litter.
+``flock`` on its temporary file until the rename, so an unfinished one nobody
+holds is litter. Whether a pending file was renamed is told by its temporary
+file being gone, not by the final name (another run may have taken it since,
+or an uploader moved the file on).
 
 Settings: ``MSGEVENTS_FEED_ZIP=1`` writes ``event_history_….json.zip`` holding
 exactly one ``event_history_….json`` (CrossEngage's zip rule);
@@ -50,6 +53,7 @@ PREFIX = "event_history_"
 _WRITE_BATCH = 100  # lines joined and written at once (orjson output keeps 4 KiB blocks a line)
 _tuple_new = tuple.__new__
 TMP_PREFIX = ".partial-"
+_END = b"\n]\n"  # the last bytes of every finished file
 #: This host in temporary file names: only this host can tell whether their writer is gone.
 _HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
 
@@ -110,10 +114,16 @@ class FeedSink(Sink):
         self.reconcile()
 
     def reconcile(self) -> None:
-        """Settle files a killed run left pending: renamed → commit; not renamed → resend."""
+        """Settle files a killed run left pending: renamed → commit; not renamed → resend.
+
+        A temporary file is complete and fsynced before it is recorded as pending, and
+        only the rename takes it away: gone → renamed (committed, even when an uploader
+        has moved the final file on since); still there → not renamed (deleted, its events
+        sent again). The final name proves nothing: another run may have taken it since.
+        """
         assert self._journal is not None
         for pending in self._journal.pending_files():
-            renamed = Path(pending.final_path).exists()
+            renamed = not Path(pending.tmp_path).exists()
             if not renamed:
                 Path(pending.tmp_path).unlink(missing_ok=True)
             self._journal.resolve_pending_file(pending.file_id, renamed)
@@ -127,10 +137,12 @@ class FeedSink(Sink):
         until it is renamed, so a file nobody holds is a dead run's. Only files named
         with this host's tag are touched (another host's locks may not be visible here),
         and only under the directory lock, under which files are created and renamed.
+        A *complete* file is left alone: its run may have recorded it as pending, and
+        only that run's :meth:`reconcile` can tell (it needs the file to be there).
         """
         with _directory_lock(self.directory):
             for path in self.directory.glob(f"{TMP_PREFIX}{_HOST}-*"):
-                if _unlocked(path):
+                if _unlocked(path) and not _complete(path):
                     _remove(path)
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
@@ -211,7 +223,7 @@ class FeedSink(Sink):
         file_id: int | None = None
         renamed = False
         try:
-            self._file.write(b"\n]\n")
+            self._file.write(_END)
             self._file.flush()
             os.fsync(self._file.fileno())
             # another run (another provider) may be naming a file in this directory right now:
@@ -285,6 +297,21 @@ def _unlocked(path: Path) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def _complete(path: Path) -> bool:
+    """Whether a temporary file was finished: a whole zip archive, or JSON ending in ``]``."""
+    try:
+        if path.suffix == ".zip":
+            return zipfile.is_zipfile(path)
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() < len(_END):
+                return False
+            handle.seek(-len(_END), os.SEEK_END)
+            return handle.read() == _END
+    except OSError:
+        return True  # unreadable: not ours to judge
 
 
 def _remove(path: Path) -> None:

@@ -137,6 +137,10 @@ class SinkJournal(Protocol):
     behind and :meth:`resolve_pending_file` settles each one.
     """
 
+    #: Short hex naming this state file and sink: put into temporary file names, it
+    #: lets a sink tell its own leftovers from those of runs with other state files.
+    owner: str
+
     def record_pending_file(self, tmp_path: str, final_path: str, keys: Sequence[bytes]) -> int:
         """Store the file as pending with its events' ledger keys; return its id."""
         ...

@@ -17,6 +17,7 @@ for each other (busy timeout), never corrupt it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import time
@@ -568,6 +569,8 @@ class FeedJournal:
     def __init__(self, store: StateStore, sink_id: int) -> None:
         self.store = store
         self.sink_id = sink_id
+        where = f"{Path(store.path).resolve()}\x1f{sink_id}".encode()
+        self.owner = hashlib.blake2b(where, digest_size=4).hexdigest()
 
     def record_pending_file(self, tmp_path: str, final_path: str, keys: Sequence[bytes]) -> int:
         now = int(time.time())

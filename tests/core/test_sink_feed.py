@@ -404,7 +404,7 @@ def test_a_renamed_file_an_uploader_moved_away_is_still_delivered(feeds, store, 
 
 
 def test_a_finished_temporary_file_nobody_holds_is_left_to_its_own_run(feeds, store):
-    """Complete but not renamed: its run may hold it as pending; only that run may decide."""
+    """Complete but not renamed: its run may hold it as pending; only a run of that state decides."""
     feeds.mkdir()
     host = feed._HOST
     finished = feeds / f".partial-{host}-4545-7f00-1.json"
@@ -415,7 +415,11 @@ def test_a_finished_temporary_file_nobody_holds_is_left_to_its_own_run(feeds, st
     half_written = feeds / f".partial-{host}-4545-7f00-3.json"
     half_written.write_text("[\n{},\n{")
     sink = FeedSink(str(feeds))
-    sink.open(store.journal(store.sink_id(sink.key)))
+    journal = store.journal(store.sink_id(sink.key))
+    assert journal.owner != "4545"
+    own = feeds / f".partial-{host}-{journal.owner}-99-7f00-4.json"  # finished, never pending
+    own.write_text("[\n{}\n]\n")
+    sink.open(journal)
     sink.close()
     assert sorted(p.name for p in feeds.iterdir()) == sorted([finished.name, archive.name])
 

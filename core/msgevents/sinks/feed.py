@@ -13,7 +13,8 @@ next run settles: renamed → committed; not renamed → the temporary file is
 deleted and its events are sent again. The temporary file of a run killed
 before its file was pending is deleted too: a writer holds an exclusive
 ``flock`` on its temporary file until the rename, so an unfinished one nobody
-holds is litter. Whether a pending file was renamed is told by its temporary
+holds is litter, and so is a finished one named after this state file (its
+pending files were settled first). Whether a pending file was renamed is told by its temporary
 file being gone, not by the final name (another run may have taken it since,
 or an uploader moved the file on).
 
@@ -137,12 +138,16 @@ class FeedSink(Sink):
         until it is renamed, so a file nobody holds is a dead run's. Only files named
         with this host's tag are touched (another host's locks may not be visible here),
         and only under the directory lock, under which files are created and renamed.
-        A *complete* file is left alone: its run may have recorded it as pending, and
-        only that run's :meth:`reconcile` can tell (it needs the file to be there).
+        A *finished* file of a run with another state file is left alone: that run may
+        have recorded it as pending, and only its :meth:`reconcile` can tell (it needs the
+        file to be there). This state's pending files were settled just before, so a
+        finished file named with this journal's ``owner`` is litter too.
         """
+        assert self._journal is not None
+        mine = f"{TMP_PREFIX}{_HOST}-{self._journal.owner}-"
         with _directory_lock(self.directory):
             for path in self.directory.glob(f"{TMP_PREFIX}{_HOST}-*"):
-                if _unlocked(path) and not _complete(path):
+                if _unlocked(path) and (path.name.startswith(mine) or not _complete(path)):
                     _remove(path)
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
@@ -191,8 +196,10 @@ class FeedSink(Sink):
 
     def _start_file(self) -> None:
         # unique per process and sink: two sinks of one process must not share a temporary file
+        assert self._journal is not None
+        owner = f"{_HOST}-{self._journal.owner}"
         self._tmp_path = (
-            self.directory / f"{TMP_PREFIX}{_HOST}-{os.getpid()}-{id(self):x}-{len(self.files)}.json"
+            self.directory / f"{TMP_PREFIX}{owner}-{os.getpid()}-{id(self):x}-{len(self.files)}.json"
         )
         with _directory_lock(self.directory):  # created and locked at once for other runs' clean-up
             fd = os.open(self._tmp_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)

@@ -416,21 +416,22 @@ class Collector:
     def _contract_violation(self, reason: str, record: Record | None, event: Event | None = None) -> None:
         self._plugin_broke = True
         self.report.contract_violations += 1
-        if not self._first_quarantine("contract", record, event):
-            return
-        self.quarantine.add(
+        self._quarantine_once(
             "contract",
             reason,
-            account=self.account,
-            stream=record.stream if record else "",
-            source=record.source if record else "",
-            record=record.data if record else None,
-            event=event,
+            record,
+            event,
         )
 
-    def _first_quarantine(self, kind: str, record: Record | None, event: Event | None = None) -> bool:
-        """Whether this bad record is new to the quarantine; re-read windows (the restatement
-        overlap) would otherwise quarantine the same record on every run."""
+    def _quarantine_once(
+        self, kind: str, reason: str, record: Record | None, event: Event | None = None
+    ) -> None:
+        """Quarantine a bad record unless an earlier run did; re-read windows (the restatement
+        overlap) would otherwise quarantine the same record on every run.
+
+        The quarantine line is written (and handed to the OS) before the state remembers it,
+        so a run killed in between quarantines the record again instead of losing it.
+        """
         payload = event.event_id if event is not None else (record.data if record else None)
         stream = record.stream if record else ""
         key = hashlib.blake2b(
@@ -439,23 +440,23 @@ class Collector:
             digest_size=16,
         ).digest()
         assert self.state is not None
-        if self.state.first_quarantine(key):
-            return True
-        self.report.quarantined_before += 1
-        return False
-
-    def _quarantine_record(self, record: Record, reason: str, kind: str = "mapping") -> None:
-        self.report.unmapped += 1
-        if not self._first_quarantine(kind, record):
+        if self.state.quarantined_before(key):
+            self.report.quarantined_before += 1
             return
         self.quarantine.add(
             kind,
             reason,
             account=self.account,
-            stream=record.stream,
-            source=record.source,
-            record=record.data,
+            stream=stream,
+            source=record.source if record else "",
+            record=record.data if record else None,
+            event=event,
         )
+        self.state.remember_quarantined(key)
+
+    def _quarantine_record(self, record: Record, reason: str, kind: str = "mapping") -> None:
+        self.report.unmapped += 1
+        self._quarantine_once(kind, reason, record)
 
     def _accept(self, tag: str, events: list[Event]) -> None:
         """Run processors, count, buffer for submission."""

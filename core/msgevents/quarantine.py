@@ -81,7 +81,11 @@ class QuarantineWriter:
             # number inside the text would break the JSON
             entry = _masked(entry)
         line = orjson.dumps(entry, default=lambda value: redact(str(value)))
-        self._open().write(line + b"\n")
+        handle = self._open()
+        handle.write(line + b"\n")
+        # to the OS at once: the state (committed next) says this record is quarantined, and a
+        # run killed after that commit must not lose the line in a Python buffer
+        handle.flush()
 
     def close(self) -> None:
         if self._file is not None:

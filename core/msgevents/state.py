@@ -392,20 +392,24 @@ class StateStore:
 
     # -- quarantine ----------------------------------------------------------------------------------
 
-    def first_quarantine(self, key: bytes) -> bool:
-        """Remember a quarantined record's key; ``False`` when it was quarantined before.
-
-        Read-only stores (``--dry-run``) only look.
-        """
+    def quarantined_before(self, key: bytes) -> bool:
+        """Whether a bad record with this key was quarantined by an earlier run (or this one)."""
         if self._conn is None:
-            return True
-        if self.readonly:
-            return self._conn.execute("SELECT 1 FROM quarantined WHERE key=?", (key,)).fetchone() is None
+            return False
+        return self._conn.execute("SELECT 1 FROM quarantined WHERE key=?", (key,)).fetchone() is not None
+
+    def remember_quarantined(self, key: bytes) -> None:
+        """Record that the quarantine file now holds this bad record; read-only stores skip it.
+
+        Call it only once the quarantine line is written: a run killed in between then
+        quarantines the record again rather than never.
+        """
+        if self._conn is None or self.readonly:
+            return
         with self.transaction() as tx:
-            cursor = tx.execute(
+            tx.execute(
                 "INSERT OR IGNORE INTO quarantined(key, first_seen) VALUES (?, ?)", (key, int(time.time()))
             )
-        return cursor.rowcount == 1
 
     def rejected_among(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
         """Those of ``keys`` (already known to the ledger) that the sink rejected for good."""

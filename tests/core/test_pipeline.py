@@ -425,3 +425,37 @@ def test_events_rejected_earlier_are_reported_as_such_not_as_delivered(fake, tmp
     assert second.events["Message Viewed"]["already_delivered"] == 0
     assert second.events["Message Sent"]["already_delivered"] == 1
     assert "refused by the sink in earlier runs" in second.summary()
+
+
+def test_a_run_killed_while_quarantining_quarantines_the_record_again(fake, tmp_path, monkeypatch):
+    """The state remembers a quarantined record only after its line is written: never lost."""
+    from msgevents.quarantine import QuarantineWriter
+
+    path = write_records(tmp_path / "in.jsonl", [record(1), record(2, "broken")])
+    original = QuarantineWriter.add
+
+    def killed(self, *args, **kwargs):
+        raise KeyboardInterrupt  # stands in for the kill, before anything is written
+
+    monkeypatch.setattr(QuarantineWriter, "add", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    monkeypatch.setattr(QuarantineWriter, "add", original)
+
+    again = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+
+    assert again.quarantined_before == 0
+    lines = Path(again.quarantine_file).read_text().splitlines()
+    assert [json.loads(line)["record"]["id"] for line in lines] == [2]
+
+
+def test_quarantine_lines_reach_the_file_before_close(tmp_path):
+    """Each line is handed to the OS at once: a kill -9 after the state commit keeps it."""
+    from msgevents.quarantine import QuarantineWriter
+
+    quarantine = QuarantineWriter(tmp_path / "q", "fake")
+    quarantine.add("mapping", "no identity", stream="alpha", record={"id": 7})
+
+    assert quarantine.path is not None
+    assert json.loads(quarantine.path.read_text())["record"] == {"id": 7}
+    quarantine.close()

@@ -220,7 +220,10 @@ class Collector:
             pass
         except MsgEventsError as exc:  # deliver what was read before the error, then report it
             stopped_by = exc
-        self._submit_buffered()
+        try:
+            self._submit_buffered()
+        except _Stop:  # the sink went down on this last submission: what it took still settles below
+            pass
         if self.sink is not None and not options.dry_run:
             self._apply_all(self.sink.flush())
         self._commit_ready_positions()
@@ -688,7 +691,7 @@ class Collector:
             report.outcome = type(fatal).__name__
             report.exit_code = None  # the CLI decides, from the error's type
         elif crashed:
-            report.outcome = "crashed"
+            report.exit_code, report.outcome = 1, "crashed"  # as the CLI exits on an internal error
         else:
             incomplete = bool(
                 self._sink_down or self._provider_failed or report.outbox_pending or self._unparked

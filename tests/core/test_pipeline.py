@@ -459,3 +459,28 @@ def test_quarantine_lines_reach_the_file_before_close(tmp_path):
     assert quarantine.path is not None
     assert json.loads(quarantine.path.read_text())["record"] == {"id": 7}
     quarantine.close()
+
+
+def test_a_provider_error_then_a_sink_down_on_the_last_submission_is_reported_not_a_crash(
+    fake, tmp_path, monkeypatch
+):
+    """The reader stops with an error, the last submission finds the sink down: exit by the error."""
+    from msgevents.errors import AuthError
+
+    write_records(fake.data, [record(i) for i in range(5)])
+    provider = fake()
+    pull = provider.pull
+
+    def pull_then_refuse(stream, window):
+        yield from pull(stream, window)
+        raise AuthError("fake refused the token")
+
+    monkeypatch.setattr(provider, "pull", pull_then_refuse)
+
+    with pytest.raises(AuthError) as error:
+        run(provider, FlakySink(down=True), tmp_path)
+
+    report = error.value.report
+    assert report.outcome == "AuthError"
+    assert report.total("pending") == 5
+    assert report.outbox_pending == 5

@@ -23,6 +23,7 @@ by the number of events in a run.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -220,10 +221,8 @@ class Collector:
             pass
         except MsgEventsError as exc:  # deliver what was read before the error, then report it
             stopped_by = exc
-        try:
+        with contextlib.suppress(_Stop):  # the sink went down on this last submission: settled below
             self._submit_buffered()
-        except _Stop:  # the sink went down on this last submission: what it took still settles below
-            pass
         if self.sink is not None and not options.dry_run:
             self._apply_all(self.sink.flush())
         self._commit_ready_positions()
@@ -244,8 +243,19 @@ class Collector:
             return
         for page in state.outbox_batches(self.sink_id, self.provider.name, self.account):
             events = [event_from_jsonl(payload) for _stream, payload in page]
+            keys = [ledger_key(e) for e in events]
+            settled = state.known(self.sink_id, keys)
+            if settled:  # acknowledged since they were parked (a feed file renamed just before a kill)
+                state.acknowledge(self.sink_id, outbox_done=list(settled))
+                for event, key in zip(events, keys, strict=True):
+                    if key in settled:
+                        self.report.count(event.event, "already_delivered")
+                events = [e for e, key in zip(events, keys, strict=True) if key not in settled]
+                keys = [key for key in keys if key not in settled]
+                if not events:
+                    continue
             self._inflight[OUTBOX] += len(events)
-            self._inflight_keys.update(ledger_key(e) for e in events)
+            self._inflight_keys.update(keys)
             self.sink.submit(events, OUTBOX)
             self._apply_all(self.sink.poll())
             if self._sink_down:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import write_records
 
-from msgevents import EventType, Outcome, Receipt, Sink
+from msgevents import EventType, Outcome, Receipt, Sink, ledger_key
 from msgevents.errors import ConfigError
 from msgevents.pipeline import CollectOptions, Collector
 from msgevents.processing import replace
@@ -484,3 +484,27 @@ def test_a_provider_error_then_a_sink_down_on_the_last_submission_is_reported_no
     assert report.outcome == "AuthError"
     assert report.total("pending") == 5
     assert report.outbox_pending == 5
+
+
+def test_parked_events_acknowledged_meanwhile_are_not_sent_again(fake, tmp_path):
+    """A feed file renamed just before a kill settles its events into the ledger while copies of
+    them wait in the outbox: the next run drops those copies instead of sending them again."""
+    path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(6)])
+    first = run(fake(), FlakySink(down=True), tmp_path, inputs=[path])
+    assert first.outbox_pending == 6
+    store = StateStore.open(tmp_path / "state" / "state.db")
+    sink_id = store.sink_id(FlakySink().key)
+    parked = [e for page in store.outbox_batches(sink_id, "fake", "acct-1") for _s, e in page]
+    from msgevents.formats import event_from_jsonl
+
+    settled = [ledger_key(event_from_jsonl(e)) for e in parked[:4]]
+    store.acknowledge(sink_id, delivered=settled)  # what reconciling the renamed file does
+    store.close()
+
+    up = FlakySink()
+    second = run(fake(), up, tmp_path, inputs=[write_records(tmp_path / "none.jsonl", [])])
+
+    assert len(up.received) == 2
+    assert second.outbox_sent == 2
+    assert second.total("already_delivered") == 4
+    assert second.outbox_pending == 0

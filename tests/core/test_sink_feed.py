@@ -555,6 +555,23 @@ def test_a_failed_fsync_acknowledges_nothing(open_sink, feeds, store, cheap_even
     assert journal_of(store, sink).pending_files() == []
 
 
+def test_a_failed_directory_fsync_after_the_rename_still_delivers(
+    open_sink, feeds, store, cheap_events, monkeypatch
+):
+    """The file is in place: reporting it failed would park and resend events already delivered."""
+    sink = open_sink()
+    sink.submit(list(cheap_events(0, 2)), "t")
+
+    def failing(directory):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(feed, "_fsync_directory", failing)
+    [outcome] = sink.flush()
+    assert len(outcome.delivered) == 2
+    assert outcome.failed == []
+    assert len(final_files(feeds)) == 1
+
+
 def test_a_directory_that_vanished_fails_every_event_once(open_sink, feeds, cheap_events):
     sink = open_sink()
     feeds.rmdir()

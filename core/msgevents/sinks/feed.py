@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import socket
 import zipfile
@@ -53,6 +54,8 @@ MAX_LINES = 100_000
 PREFIX = "event_history_"
 _WRITE_BATCH = 100  # lines joined and written at once (orjson output keeps 4 KiB blocks a line)
 _tuple_new = tuple.__new__
+log = logging.getLogger("msgevents.feed")
+
 TMP_PREFIX = ".partial-"
 _END = b"\n]\n"  # the last bytes of every finished file
 #: This host in temporary file names: only this host can tell whether their writer is gone.
@@ -244,16 +247,23 @@ class FeedSink(Sink):
                 file_id = self._journal.record_pending_file(str(tmp), str(final), keys)
                 os.rename(tmp, final)
                 renamed = True
-            self._file.close()  # releases the flock, now that the file is in place
-            self._file = None
-            _fsync_directory(self.directory)
         except OSError as exc:
             if not renamed:  # nothing reached the directory: forget the pending ledger rows now
                 _remove(tmp)
                 if file_id is not None:
                     self._journal.resolve_pending_file(file_id, renamed=False)
-            self._fail(f"feed: cannot write to {self.directory}: {exc.strerror}")
-            return
+                self._fail(f"feed: cannot write to {self.directory}: {exc.strerror}")
+                return
+            log.warning("feed: %s is in place, but releasing the directory lock failed: %s", final.name, exc)
+        with contextlib.suppress(OSError):
+            self._file.close()  # releases the flock, now that the file is in place
+        self._file = None
+        try:
+            _fsync_directory(self.directory)
+        except OSError as exc:  # the file is in place: delivered; only its durability is in doubt
+            log.warning(
+                "feed: fsync of %s failed after the rename of %s: %s", self.directory, final.name, exc
+            )
         self.files.append(final)
         self.stats.add(files=1)
         self._outcomes.append(Outcome(delivered=self._receipts, file_id=file_id))

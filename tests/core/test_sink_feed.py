@@ -390,6 +390,44 @@ def test_a_pending_file_whose_name_another_run_took_is_not_taken_for_delivered(f
     sink.close()
 
 
+def test_pending_files_are_settled_under_the_directory_lock(feeds, store, make_event, tmp_path):
+    """Another run between recording a file as pending and renaming it holds the directory lock."""
+    sink = FeedSink(str(feeds))
+    journal = store.journal(store.sink_id(sink.key))
+    keys = [ledger_key(make_event(user_id="U1"))]
+    feeds.mkdir()
+    tmp = feeds / ".partial-1-0.json"
+    tmp.write_text("[\n{}\n]\n")
+    journal.record_pending_file(str(tmp), str(feeds / "event_history_20240501120000.json"), keys)
+    released = tmp_path / "released"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", DIRECTORY_HOLDER, str(feeds), str(tmp), str(released)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        sink.open(journal)  # returns only once the holder let go
+        assert released.read_text() == "untouched while locked"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert journal.pending_files() == []
+    sink.close()
+
+
+DIRECTORY_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(0.5)
+with open(sys.argv[3], "w") as out:
+    out.write("untouched while locked" if os.path.exists(sys.argv[2]) else "settled while locked")
+"""
+
+
 def test_a_renamed_file_an_uploader_moved_away_is_still_delivered(feeds, store, make_event):
     """Renamed, then picked up by an uploader before the commit: the events are not sent again."""
     sink = FeedSink(str(feeds))

@@ -126,12 +126,15 @@ class FeedSink(Sink):
         sent again). The final name proves nothing: another run may have taken it since.
         """
         assert self._journal is not None
-        for pending in self._journal.pending_files():
-            renamed = not Path(pending.tmp_path).exists()
-            if not renamed:
-                Path(pending.tmp_path).unlink(missing_ok=True)
-            self._journal.resolve_pending_file(pending.file_id, renamed)
-        self._remove_stale_temporaries()
+        # under the directory lock, under which writers record a file as pending and rename it:
+        # a run of another provider sharing this state is never caught in between
+        with _directory_lock(self.directory):
+            for pending in self._journal.pending_files():
+                renamed = not Path(pending.tmp_path).exists()
+                if not renamed:
+                    Path(pending.tmp_path).unlink(missing_ok=True)
+                self._journal.resolve_pending_file(pending.file_id, renamed)
+            self._remove_stale_temporaries()
 
     def _remove_stale_temporaries(self) -> None:
         """Delete temporary files of runs killed while writing them (before they were pending).
@@ -140,7 +143,7 @@ class FeedSink(Sink):
         A writer holds an exclusive ``flock`` on its temporary file from creating it
         until it is renamed, so a file nobody holds is a dead run's. Only files named
         with this host's tag are touched (another host's locks may not be visible here),
-        and only under the directory lock, under which files are created and renamed.
+        Called under the directory lock, under which files are created and renamed.
         A *finished* file of a run with another state file is left alone: that run may
         have recorded it as pending, and only its :meth:`reconcile` can tell (it needs the
         file to be there). This state's pending files were settled just before, so a
@@ -148,10 +151,9 @@ class FeedSink(Sink):
         """
         assert self._journal is not None
         mine = f"{TMP_PREFIX}{_HOST}-{self._journal.owner}-"
-        with _directory_lock(self.directory):
-            for path in self.directory.glob(f"{TMP_PREFIX}{_HOST}-*"):
-                if _unlocked(path) and (path.name.startswith(mine) or not _complete(path)):
-                    _remove(path)
+        for path in self.directory.glob(f"{TMP_PREFIX}{_HOST}-*"):
+            if _unlocked(path) and (path.name.startswith(mine) or not _complete(path)):
+                _remove(path)
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
         capacity = self.settings.max_lines - 2  # "[" and "]"

@@ -266,6 +266,7 @@ class Collector:
         state = self.state
         assert state is not None
         positions = state.positions(provider.name, self.account, self.sink_id)
+        first_start = state.first_start(provider.name, self.account, self.sink_id)
         if self.options.full_refresh and not self.options.dry_run and self.sink_id is not None:
             state.reset_positions(provider.name, self.account, self.sink_id)
         now = next(self._guarded("asking for the time", lambda: [provider.now()]))
@@ -281,8 +282,14 @@ class Collector:
             since=self.options.since,
             until=self.options.until,
             full_refresh=self.options.full_refresh,
+            first_start=first_start,
         )
         self.report.mode = plan.mode
+        since = self.options.since
+        if plan.advances and since is not None and not self.options.dry_run and self.sink_id is not None:
+            # a first live run (or a full refresh) from --since: a stream it does not finish must
+            # start there next time, not at the default lookback
+            state.set_first_start(provider.name, self.account, self.sink_id, since)
         for warning in plan.warnings:
             self.report.warn(warning)
         for stream in provider.streams:

@@ -262,6 +262,24 @@ class StateStore:
                 "DELETE FROM positions WHERE provider=? AND account=? AND sink_id=?",
                 (provider, account, sink_id),
             )
+            tx.execute("DELETE FROM meta WHERE key=?", (_start_key(provider, account, sink_id),))
+
+    def first_start(self, provider: str, account: str, sink_id: int | None) -> datetime | None:
+        """Where the first live run was asked to start (``--since``), kept for streams it did not finish."""
+        if self._conn is None or sink_id is None:
+            return None
+        row = self._conn.execute(
+            "SELECT value FROM meta WHERE key=?", (_start_key(provider, account, sink_id),)
+        )
+        found = row.fetchone()
+        return parse_iso8601(found[0]) if found else None
+
+    def set_first_start(self, provider: str, account: str, sink_id: int, start: datetime) -> None:
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                (_start_key(provider, account, sink_id), start.isoformat()),
+            )
 
     # -- ledger --------------------------------------------------------------------------------
 
@@ -565,6 +583,10 @@ class _Tx:
         for statement in script.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+
+
+def _start_key(provider: str, account: str, sink_id: int) -> str:
+    return f"first_start\x1f{provider}\x1f{account}\x1f{sink_id}"
 
 
 class FeedJournal:

@@ -70,8 +70,13 @@ def plan_windows(
     since: datetime | None = None,
     until: datetime | None = None,
     full_refresh: bool = False,
+    first_start: datetime | None = None,
 ) -> Plan:
-    """Decide the mode and the window of every stream (see the module docstring)."""
+    """Decide the mode and the window of every stream (see the module docstring).
+
+    ``first_start`` is where an earlier first live run was asked to start: a stream it
+    left without a position starts there, not at the default lookback.
+    """
     end = now - settle
     warnings: list[str] = []
     if since is not None and until is not None and until <= since:
@@ -97,7 +102,12 @@ def plan_windows(
     for stream in streams:
         position = None if full_refresh else positions.get(stream)
         if position is None:
-            start = since if since is not None else now - lookback
+            if since is not None:
+                start = since
+            elif first_start is not None and not full_refresh:
+                start = first_start
+            else:
+                start = now - lookback
         else:
             start = position - restatement
             if retention is not None and position < now - retention:

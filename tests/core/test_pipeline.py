@@ -508,3 +508,21 @@ def test_parked_events_acknowledged_meanwhile_are_not_sent_again(fake, tmp_path)
     assert second.outbox_sent == 2
     assert second.total("already_delivered") == 4
     assert second.outbox_pending == 0
+
+
+def test_a_first_live_run_that_does_not_finish_keeps_its_since_for_the_next_run(fake, tmp_path):
+    """--since of the first live run is where every stream it left without a position starts."""
+    since = NOW - timedelta(days=21)
+    write_records(fake.data, [record(1, at=NOW - timedelta(days=20)), record(2, at=NOW - timedelta(days=1))])
+    first = run(fake(), FlakySink(down=True), tmp_path, since=since)
+    assert first.exit_code == 4
+    assert first.windows["alpha"]["advanced"] is False
+
+    up = FlakySink()
+    second = run(fake(), up, tmp_path)
+
+    assert second.mode == "live"
+    assert second.windows["alpha"]["since"] == since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert len(up.received) == 2  # the outbox copies and the re-read: each event once
+    refreshed = run(fake(), FlakySink(), tmp_path, full_refresh=True)
+    assert refreshed.windows["alpha"]["since"] != since.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,8 +3,9 @@
 :class:`HttpClient` retries connection failures, timeouts, 429 and 5xx with
 exponential backoff and jitter, honours ``Retry-After`` (seconds or HTTP date,
 parsed by urllib3), and tells apart failures where the request never left
-(safe to repeat) from those where it may have been processed (*ambiguous*:
-counted, because repeating a ``POST /events`` may duplicate events). It logs
+(safe to repeat) from those where it may have been processed (*ambiguous*: a
+connection lost after sending, a timeout, a gateway's 502/504; counted, because
+repeating a ``POST /events`` may duplicate events). It logs
 one line per attempt on the ``msgevents.http`` logger, without headers or
 bodies, and never raises with credentials in the message.
 """
@@ -32,6 +33,9 @@ __all__ = ["HttpClient", "RetriesExhaustedError", "RetryPolicy", "StatsSink"]
 log = logging.getLogger("msgevents.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Answers of a gateway in front of the service: the request may have reached it and been
+#: processed (504: it answered too late; 502: the connection to it broke), so a retry is ambiguous.
+AMBIGUOUS_STATUSES = frozenset({502, 504})
 
 
 class StatsSink(Protocol):
@@ -173,6 +177,9 @@ class HttpClient:
                     return response
                 last_status = response.status_code
                 last_problem = f"HTTP {response.status_code}"
+                if response.status_code in AMBIGUOUS_STATUSES:
+                    ambiguous = True
+                    self.stats.add(ambiguous=1)
             if attempt == self.retry.attempts:
                 break
             self.stats.add(retries=1)

@@ -61,7 +61,7 @@ def test_a_200_is_returned_at_once(http_server, client, sleeps, stats):
 
 
 def test_server_errors_are_retried_with_exponential_backoff(reply, http_server, client, sleeps, stats):
-    http_server.script(reply(500), reply(503), reply(502), reply(200, body=b"ok"))
+    http_server.script(reply(500), reply(503), reply(500), reply(200, body=b"ok"))
     response = client().request("GET", http_server.url + "/x")
     assert response.status_code == 200
     assert response.text == "ok"
@@ -213,6 +213,17 @@ def test_stats_count_requests_retries_throttled_and_ambiguous(reply, http_server
     assert response.status_code == 202
     assert response.ambiguous is True
     assert counts(stats) == {"requests": 5, "retries": 4, "throttled": 2, "ambiguous": 1}
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_error_may_hide_a_processed_request_so_the_retry_is_ambiguous(
+    status, reply, http_server, client, stats
+):
+    http_server.script(reply(status), reply(202))
+    response = client().request("POST", http_server.url, data=b"{}")
+    assert response.status_code == 202
+    assert response.ambiguous is True
+    assert counts(stats) == {"requests": 2, "retries": 1, "throttled": 0, "ambiguous": 1}
 
 
 def test_a_later_success_after_only_unambiguous_failures_is_not_ambiguous(reply, http_server, client):

@@ -147,7 +147,7 @@ class Collector:
         self._failed_tags: set[str] = set()
         self._completed: dict[str, datetime] = {}  # stream -> position to save
         self._advanced: set[str] = set()
-        self._unparked = 0
+        self._unparked: set[bytes] = set()  # failed without their event (a feed file)
         self._sink_down: str | None = None
         self._provider_failed: str | None = None
         self._plugin_broke = False
@@ -225,6 +225,8 @@ class Collector:
             self._submit_buffered()
         if self.sink is not None and not options.dry_run:
             self._apply_all(self.sink.flush())
+        if self._unparked and options.inputs and not options.dry_run:
+            self._park_from_inputs(options.inputs)
         self._commit_ready_positions()
         if stopped_by is not None:
             raise stopped_by
@@ -327,6 +329,39 @@ class Collector:
             for page in self._guarded(f"reading {path}", self.provider.read_input, path):
                 self._process_page(INPUT, page)
         self._flush_buffer(INPUT)
+
+    def _park_from_inputs(self, paths: list[Path]) -> None:
+        """Park the events of feed files that could not be finished, read again from the inputs.
+
+        A file-writing sink hands back receipts, not events (memory stays flat), so its
+        failed events cannot go to the outbox as they are. The ``--input`` files can be read
+        again: their records are mapped quietly (no counts, no quarantine) and the events
+        whose keys failed are parked, to be sent first by the next run.
+        """
+        wanted = self._unparked
+        try:
+            for path in paths:
+                for page in self.provider.read_input(path):
+                    events: list[Event] = []
+                    for record in page:
+                        if record.error is not None:
+                            continue
+                        try:
+                            result = self.provider.map_record(record)
+                        except Exception:  # quarantined (or reported) on the first reading
+                            continue
+                        if not isinstance(result, NotModelled):
+                            events.extend(e for e in result if isinstance(e, Event))
+                    for _name, processor in self.processors:
+                        events = [e for e in processor(events, self.provider) if isinstance(e, Event)]
+                    found = [(e, INPUT) for e in events if ledger_key(e) in wanted]
+                    if found:
+                        self._park(found)
+                        wanted.difference_update(ledger_key(e) for e, _tag in found)
+                    if not wanted:
+                        return
+        except Exception as exc:  # what is still missing is reported below
+            log.warning("reading the --input files again to park undelivered events failed: %s", exc)
 
     def _read_replay(self, path: Path) -> None:
         from msgevents.replay import read_quarantine  # local: only replay needs it
@@ -599,7 +634,7 @@ class Collector:
                 if receipt.tag == OUTBOX:
                     continue  # still in the outbox
                 if event is None:
-                    self._unparked += 1
+                    self._unparked.add(receipt.key)
                 else:
                     to_park.append((event, receipt.tag))
             self._park(to_park)
@@ -692,7 +727,7 @@ class Collector:
             report.outbox_pending = state.outbox_count(self.sink_id, self.provider.name, self.account)
         if self._unparked:
             report.warn(
-                f"{self._unparked} events were written to a feed file that could not be finished; "
+                f"{len(self._unparked)} events were written to a feed file that could not be finished; "
                 + (
                     "re-run the same --input files to deliver them"
                     if report.mode in ("input", "replay")

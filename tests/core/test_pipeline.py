@@ -526,3 +526,33 @@ def test_a_first_live_run_that_does_not_finish_keeps_its_since_for_the_next_run(
     assert len(up.received) == 2  # the outbox copies and the re-read: each event once
     refreshed = run(fake(), FlakySink(), tmp_path, full_refresh=True)
     assert refreshed.windows["alpha"]["since"] != since.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_events_of_a_feed_file_that_could_not_be_finished_wait_in_the_outbox(fake, tmp_path, monkeypatch):
+    """--input run, the rename fails: the events are read again from the input and parked."""
+    from msgevents.sinks import feed
+
+    path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(8)] + [record(99, "broken")])
+
+    def failing_rename(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(feed.os, "rename", failing_rename)
+    first = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    monkeypatch.undo()
+
+    assert first.exit_code == 4
+    assert first.total("pending") == 8
+    assert first.outbox_pending == 8
+    assert not any("re-run the same --input" in w for w in first.warnings)
+
+    second = run(
+        fake(),
+        FeedSink(str(tmp_path / "feeds")),
+        tmp_path,
+        inputs=[write_records(tmp_path / "none.jsonl", [])],
+    )
+    assert second.exit_code == 0
+    assert second.outbox_sent == 8
+    lines = feed_lines(tmp_path / "feeds")
+    assert len(lines) == len({(r["email"], r["timestamp"]) for r in lines}) == 8

@@ -471,12 +471,7 @@ class Collector:
     def _contract_violation(self, reason: str, record: Record | None, event: Event | None = None) -> None:
         self._plugin_broke = True
         self.report.contract_violations += 1
-        self._quarantine_once(
-            "contract",
-            reason,
-            record,
-            event,
-        )
+        self._quarantine_once("contract", reason, record, event)
 
     def _quarantine_once(
         self, kind: str, reason: str, record: Record | None, event: Event | None = None

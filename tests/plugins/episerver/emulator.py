@@ -834,21 +834,37 @@ def _basic_user(header: str | None) -> str | None:
         return None
 
 
-def _unsubscribes_page(dataset: Dataset, query: dict[str, list[str]]) -> tuple[int, object]:
+class _BadQuery(Exception):
+    """A REST query the real API answers with 400."""
+
+
+def _paging(query: dict[str, list[str]], sorts: tuple[str, ...]) -> tuple[int, int, str, str]:
+    """``offset``, ``limit`` (< 10000), ``sort`` (one of ``sorts``) and ``direction`` of a list query."""
+
     def one(name: str, default: str) -> str:
         return query.get(name, [default])[0]
 
     try:
         offset, limit = int(one("offset", "0")), int(one("limit", "100"))
     except ValueError:
-        return 400, {"error": "offset and limit must be integers"}
+        raise _BadQuery("offset and limit must be integers") from None
     if limit >= 10000 or limit < 1 or offset < 0:
-        return 400, {"error": "Invalid limit request. Change the limit to less than 10000."}
+        raise _BadQuery("Invalid limit request. Change the limit to less than 10000.")
     sort, direction = one("sort", "created"), one("direction", "ASC")
-    if sort not in ("id", "reason", "recipientListId", "mailingId", "created"):
-        return 400, {"error": f"invalid sort {sort!r}"}
+    if sort not in sorts:
+        raise _BadQuery(f"invalid sort {sort!r}")
     if direction not in ("ASC", "DESC"):
-        return 400, {"error": f"invalid direction {direction!r}"}
+        raise _BadQuery(f"invalid direction {direction!r}")
+    return offset, limit, sort, direction
+
+
+def _unsubscribes_page(dataset: Dataset, query: dict[str, list[str]]) -> tuple[int, object]:
+    try:
+        offset, limit, sort, direction = _paging(
+            query, ("id", "reason", "recipientListId", "mailingId", "created")
+        )
+    except _BadQuery as exc:
+        return 400, {"error": str(exc)}
     elements = sorted(dataset.unsubscribes, key=lambda u: (u.get(sort) is None, u.get(sort) or 0))
     if direction == "DESC":
         elements.reverse()
@@ -858,21 +874,14 @@ def _unsubscribes_page(dataset: Dataset, query: dict[str, list[str]]) -> tuple[i
 
 def _smart_campaigns_page(dataset: Dataset, query: dict[str, list[str]]) -> tuple[int, object]:
     """``GET /smartcampaigns``: the Smart Campaigns of ``dataset.campaigns``, paged and sorted."""
-
-    def one(name: str, default: str) -> str:
-        return query.get(name, [default])[0]
-
+    sorts = ("id", "name", "description", "status", "created", "modified", "started", "finished")
     try:
-        offset, limit = int(one("offset", "0")), int(one("limit", "100"))
-    except ValueError:
-        return 400, {"error": "offset and limit must be integers"}
-    if limit >= 10000 or limit < 1 or offset < 0:
-        return 400, {"error": "Invalid limit request. Change the limit to less than 10000."}
-    sort, direction, view = one("sort", "created"), one("direction", "ASC"), one("resultView", "SUMMARY")
-    if sort not in ("id", "name", "description", "status", "created", "modified", "started", "finished"):
-        return 400, {"error": f"invalid sort {sort!r}"}
-    if direction not in ("ASC", "DESC") or view not in ("SUMMARY", "DETAILED"):
-        return 400, {"error": f"invalid direction {direction!r} or resultView {view!r}"}
+        offset, limit, sort, direction = _paging(query, sorts)
+    except _BadQuery as exc:
+        return 400, {"error": str(exc)}
+    view = query.get("resultView", ["SUMMARY"])[0]
+    if view not in ("SUMMARY", "DETAILED"):
+        return 400, {"error": f"invalid resultView {view!r}"}
     held: dict[str, list[str]] = {}
     for mailing, campaign in dataset.campaigns.items():
         held.setdefault(campaign, []).append(mailing)

@@ -45,6 +45,7 @@ class RestClient:
         self.http = http
         self.root = f"{base_url.rstrip('/')}/rest/{client_id}"
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
+        self._links_refused = False  # warned once about a 403 on tracking links
 
     def get(
         self, path: str, params: dict[str, Any] | None = None, *, forbidden_ok: bool = False
@@ -164,7 +165,16 @@ class RestClient:
             path = f"/smartcampaigns/{campaign_id}/messages/{mailing_id}/tracking/links"
         else:
             path = f"/transactionalmail/{mailing_id}/message/tracking/links"
-        response = self.get(path)
+        response = self.get(path, forbidden_ok=True)
+        if response.status_code == 403:
+            if not self._links_refused:
+                self._links_refused = True
+                log.warning(
+                    "Optimizely refused GET %s (HTTP 403): the API user may not read tracking links, "
+                    "so clicks without a URL in the closed-loop data are delivered without one",
+                    path,
+                )
+            return None
         if response.status_code in (400, 404, 409):
             return None  # not this kind of mailing (or not this client's)
         if not response.ok:

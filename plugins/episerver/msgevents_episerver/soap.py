@@ -44,8 +44,11 @@ SESSION_RENEW_AFTER = 15 * 60.0
 #: SOAP 1.1 reports faults with HTTP 500, which must be read, not repeated.
 _SOAP_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
-_AUTH_WORDS = ("login", "auth", "password", "user", "credential", "permission", "denied",
-               "mandator", "access", "invalid")  # fmt: skip
+#: What a fault refusing the credentials says; words such as "user" or "invalid" alone also
+#: appear in server failures ("user database unavailable") that a later run gets past.
+_AUTH_WORDS = ("password", "credential", "authenticat", "unauthorized", "not authorized", "denied",
+               "permission", "mandator", "login failed", "invalid user", "invalid login",
+               "unknown user")  # fmt: skip
 Param = tuple[str, object]  # (xsd type: "string" | "long" | "int", value)
 
 
@@ -116,7 +119,9 @@ class Result:
             return element
         target = self.refs.get(href[1:])
         if target is None:
-            raise ValueError(f"unresolved SOAP reference {href!r}")
+            raise msgevents.ProviderUnavailableError(
+                f"Optimizely SOAP answer refers to {href!r}, which it does not contain (a damaged response)"
+            )
         return target
 
 

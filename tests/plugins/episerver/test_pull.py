@@ -432,3 +432,17 @@ def test_an_api_user_refused_the_campaign_list_still_collects_clicks(episerver, 
     calls = played()
     assert calls.count("GET /smartcampaigns") == 1
     assert not any("/smartcampaigns/" in c for c in calls)  # no campaign path without the list
+
+
+def test_an_api_user_refused_tracking_links_gets_clicks_without_url_not_a_stop(episerver, played, caplog):
+    """403 on the tracking links: one warning, the clicks still map (without url), the run goes on."""
+    provider = episerver(DATASET, faults=[Fault.http("tracking_links", 403, times=0)])
+
+    with caplog.at_level("WARNING", logger="msgevents.episerver"):
+        records, _ = pull_all(provider, "clicks", WHOLE_DAY)
+
+    events = _events(provider, [records])
+    assert events
+    assert any(e.url is None for e in events)
+    assert caplog.text.count("HTTP 403") == 1
+    assert any(c.endswith("/tracking/links") for c in played())

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import msgevents
 from msgevents_episerver.soap import SoapFault, build_envelope, parse_response, scalar, table
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -64,6 +65,15 @@ def test_multiref_rows_are_followed():
     assert table(parse_response(response(inner, refs), "getOpens")) == [["a1", "a2"], ["b1", "b2"]]
 
 
+def test_a_reference_to_a_missing_multiref_is_a_provider_error_not_a_crash():
+    """A damaged answer is Optimizely's problem (exit 4), not a plugin bug (exit 5)."""
+    inner = '<getOpensReturn><item href="#id0"/><item href="#id9"/></getOpensReturn>'
+    result = parse_response(response(inner, '<multiRef id="id0"><i>a1</i></multiRef>'), "getOpens")
+
+    with pytest.raises(msgevents.ProviderUnavailableError, match="'#id9'"):
+        table(result)
+
+
 def test_empty_result_is_no_rows():
     assert table(parse_response(response("<getOpensReturn/>"), "getOpens")) == []
 
@@ -91,7 +101,8 @@ def test_fault_is_raised_with_code_and_string():
 @pytest.mark.parametrize(
     ("code", "message", "session", "credentials", "permission"),
     [
-        ("soapenv:Server", "Session abc is invalid or has expired", True, True, False),
+        ("soapenv:Server", "Session abc is invalid or has expired", True, False, False),
+        ("soapenv:Server", "Internal error: user database temporarily unavailable", False, False, False),
         ("soapenv:Server", "Login failed: invalid user name or password", False, True, False),
         ("soapenv:Server", "Access denied: permission INTERFACE_WEBSERVICE", False, True, True),
         ("soapenv:Server", "java.lang.NullPointerException", False, False, False),

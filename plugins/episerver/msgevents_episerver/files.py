@@ -21,14 +21,21 @@ from pathlib import Path
 from typing import BinaryIO
 
 import msgevents
-from msgevents_episerver.settings import REQUIRED_COLUMNS, STREAMS, EpiserverSettings
+from msgevents_episerver.settings import COLUMN_NAMES, REQUIRED_COLUMNS, STREAMS, EpiserverSettings
 
 __all__ = ["BATCH_SIZE", "normalise_header", "read_export", "stream_of"]
 
 BATCH_SIZE = 1000
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 #: Header spellings of our column names seen in other exports.
-_ALIASES = {"url": "link_url", "created": "timestamp", "mailing": "mailing_id"}
+_ALIASES = {
+    "url": "link_url",
+    "created": "timestamp",
+    "mailing": "mailing_id",
+    "recipient": "recipient_id",
+    "email": "recipient_id",
+    "recipient_list": "recipient_list_id",
+}
 
 
 def stream_of(path: Path) -> str:
@@ -70,7 +77,7 @@ def read_export(
         delimiter = _delimiter(first)
         cells = next(csv.reader([first], delimiter=delimiter), [])
         header = [normalise_header(cell) for cell in cells]
-        if "recipient_id" in header:
+        if any(name in COLUMN_NAMES for name in header):  # data cells never name a column
             lines.take_errors()
             reader = csv.reader(lines, delimiter=delimiter)
         else:  # no header line: the configured layout, and line 1 is data

@@ -82,6 +82,25 @@ def test_a_campaign_column_in_a_file_never_becomes_the_campaign_id(provider, tmp
     assert [(e.message_id, e.campaign_id) for e in events] == [("304405", "304405"), (None, None)]
 
 
+def test_a_header_with_other_names_is_recognised_not_read_as_data(provider, tmp_path):
+    """Any known column name or alias makes line 1 a header: the rows are read by its names."""
+    path = write(tmp_path / "opens_20241104.csv", "Recipient,Mailing,List,Created\n"
+                 "jane@example.com,304405,987654,1730716800123\n")  # fmt: skip
+
+    records = read(provider, path)
+
+    assert len(records) == 1
+    (event,) = provider.map_record(records[0])
+    assert (event.email, event.message_id) == ("jane@example.com", "304405")
+
+
+def test_a_header_without_a_required_column_is_a_config_error(provider, tmp_path):
+    path = write(tmp_path / "opens_20241104.csv", "Email,Created\njane@example.com,1730716800123\n")
+
+    with pytest.raises(msgevents.ConfigError, match=r"no column.*mailing_id"):
+        read(provider, path)
+
+
 def test_comma_file_with_quoted_fields(provider, tmp_path):
     text = (
         "mailing_id,recipient_list_id,recipient_id,timestamp,link_id,link_url\n"

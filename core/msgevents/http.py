@@ -128,20 +128,23 @@ class HttpClient:
         url: str,
         *,
         retry_statuses: Collection[int] | None = None,
+        attempts: int | None = None,
         **kwargs: Any,
     ) -> requests.Response:
         """Send with retries; return the first non-retryable response (2xx, 4xx…).
 
+        ``attempts`` overrides the policy's for this call (``1``: no retry).
         Raises :class:`RetriesExhaustedError` when every attempt failed. The
         returned response has ``ambiguous`` set when an earlier attempt's
         outcome was unknown.
         """
         statuses = self.retry.statuses if retry_statuses is None else frozenset(retry_statuses)
+        attempts = self.retry.attempts if attempts is None else attempts
         kwargs.setdefault("timeout", self.timeout)
         ambiguous = False
         last_status: int | None = None
         last_problem = ""
-        for attempt in range(1, self.retry.attempts + 1):
+        for attempt in range(1, attempts + 1):
             started = time.monotonic()
             response: requests.Response | None = None
             try:
@@ -180,13 +183,13 @@ class HttpClient:
                 if response.status_code in AMBIGUOUS_STATUSES:
                     ambiguous = True
                     self.stats.add(ambiguous=1)
-            if attempt == self.retry.attempts:
+            if attempt == attempts:
                 break
             self.stats.add(retries=1)
             self.sleep(self.retry.delay(attempt, response))
         raise RetriesExhaustedError(
             f"{self.name}: {method} {redact(_strip_query(url))} failed "
-            f"{self.retry.attempts} times; last: {last_problem}",
+            f"{attempts} times; last: {last_problem}",
             status=last_status,
             ambiguous=ambiguous,
         )

@@ -16,6 +16,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 
 import msgevents
@@ -40,6 +41,8 @@ XSD = "http://www.w3.org/2001/XMLSchema"
 _NIL = f"{{{XSI}}}nil"
 #: Sessions expire after 20 minutes; renew well before.
 SESSION_RENEW_AFTER = 15 * 60.0
+#: (connect, read) seconds for logout: a courtesy, sent once; the session expires anyway.
+LOGOUT_TIMEOUT = (5.0, 10.0)
 #: HTTP statuses HttpClient retries for SOAP calls. 500 is not among them:
 #: SOAP 1.1 reports faults with HTTP 500, which must be read, not repeated.
 _SOAP_RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -208,14 +211,16 @@ class SoapClient:
 
     # -- transport -----------------------------------------------------------------------
 
-    def _post(self, service: str, method: str, params: Sequence[Param]) -> Result:
+    def _post(self, service: str, method: str, params: Sequence[Param], *, once: bool = False) -> Result:
+        """POST one call; ``once``: a single attempt with a short timeout (a courtesy call)."""
         url = f"{self.base_url}/soap11/Rpc{service}"
         body = build_envelope(service, method, params)
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{method}"'}
         policy = self.http.retry
-        for attempt in range(1, policy.attempts + 1):
+        extra: dict[str, Any] = {"attempts": 1, "timeout": LOGOUT_TIMEOUT} if once else {}
+        for attempt in range(1, 2 if once else policy.attempts + 1):
             response = self.http.request(
-                "POST", url, data=body, headers=headers, retry_statuses=_SOAP_RETRY_STATUSES
+                "POST", url, data=body, headers=headers, retry_statuses=_SOAP_RETRY_STATUSES, **extra
             )
             if response.status_code in (401, 403):
                 raise msgevents.AuthError(
@@ -229,10 +234,10 @@ class SoapClient:
             if response.status_code < 500:
                 raise msgevents.ProviderUnavailableError(f"Optimizely SOAP {method}: {problem}")
             # An HTTP 5xx without a readable SOAP fault is a server failure: retry it.
-            if attempt < policy.attempts:
+            if attempt < policy.attempts and not once:
                 self.http.sleep(policy.delay(attempt, response))
         raise msgevents.RetriesExhaustedError(
-            f"{self.http.name}: SOAP {method} failed {policy.attempts} times; last: {problem}",
+            f"{self.http.name}: SOAP {method} failed {attempt} times; last: {problem}",
             status=response.status_code,
             ambiguous=False,
         )
@@ -265,7 +270,7 @@ class SoapClient:
         if session_id is None:
             return
         with contextlib.suppress(SoapFault, msgevents.MsgEventsError):
-            self._post("Session", "logout", [("string", session_id)])
+            self._post("Session", "logout", [("string", session_id)], once=True)
 
     def _session(self) -> str:
         if self.session_id is not None and self.clock() - self._logged_in_at >= SESSION_RENEW_AFTER:

@@ -131,3 +131,25 @@ def test_fault_classification(code, message, session, credentials, permission):
 def test_what_is_not_a_soap_answer_is_a_value_error(body, reason):
     with pytest.raises(ValueError, match=reason):
         parse_response(body, "getOpens")
+
+
+def test_logout_is_sent_once_without_retries(live_emulator):
+    """A courtesy call: a dead server costs one attempt at the end of a run, not a retry schedule."""
+    from msgevents_episerver import EpiserverProvider, EpiserverSettings
+
+    from .emulator import Dataset, Fault
+
+    emulator = live_emulator(
+        Dataset.generate(seed=3, mailings=1, recipients=3), [Fault.drop("logout", times=0)]
+    )
+    settings = {
+        key.removeprefix("MSGEVENTS_EPISERVER_").lower(): value for key, value in emulator.env().items()
+    }
+    sleeps: list[float] = []
+    provider = EpiserverProvider(EpiserverSettings(**settings), sleep=sleeps.append)
+    provider.now()
+
+    provider.close()
+
+    assert emulator.calls() == ["login", "getCurrentTime", "logout"]
+    assert sleeps == []

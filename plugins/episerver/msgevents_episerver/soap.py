@@ -20,7 +20,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import msgevents
-from msgevents.redact import redact
+from msgevents.redact import add_secret, redact
 
 __all__ = [
     "SESSION_RENEW_AFTER",
@@ -260,6 +260,7 @@ class SoapClient:
         session_id = scalar(result)
         if not session_id:
             raise msgevents.ProviderUnavailableError("Optimizely SOAP login returned no session id")
+        add_secret(session_id)  # a live session is a credential: faults may quote it ("Session … is invalid")
         self.session_id = session_id
         self._logged_in_at = self.clock()
         return session_id

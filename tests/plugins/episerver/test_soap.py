@@ -153,3 +153,22 @@ def test_logout_is_sent_once_without_retries(live_emulator):
 
     assert emulator.calls() == ["login", "getCurrentTime", "logout"]
     assert sleeps == []
+
+
+def test_a_session_id_is_masked_like_a_password(live_emulator):
+    """Faults may quote the session ("Session … is invalid"): it never reaches output or reports."""
+    from msgevents.redact import redact
+    from msgevents_episerver import EpiserverProvider, EpiserverSettings
+
+    from .emulator import Dataset
+
+    emulator = live_emulator(Dataset.generate(seed=3, mailings=1, recipients=3))
+    settings = {
+        key.removeprefix("MSGEVENTS_EPISERVER_").lower(): value for key, value in emulator.env().items()
+    }
+    provider = EpiserverProvider(EpiserverSettings(**settings))
+    provider.now()
+    session_id = provider._soap_client().session_id
+    assert session_id
+    assert session_id not in redact(f"Session {session_id} is invalid or has expired")
+    provider.close()

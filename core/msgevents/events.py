@@ -34,6 +34,17 @@ class EventType(StrEnum):
 
 
 _OPTIONAL_TEXT = ("channel", "type", "url", "campaign_id", "message_id", "native_type")
+_TEXT = ("user_id", "email", "provider", "account", "event_id", *_OPTIONAL_TEXT)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 _HAS_SPACE = re.compile(r"\s").search
 _blake2b = hashlib.blake2b
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -155,6 +166,13 @@ class Event(BaseModel):
         provider = fields["provider"]
         if not provider.strip():
             raise ValueError("provider must not be empty")
+        try:  # every text must be sendable: JSON writers refuse lone surrogates ("\ud800")
+            "\x1f".join([v for name in _TEXT if (v := fields[name]) is not None]).encode()
+        except UnicodeEncodeError:
+            bad = next(n for n in _TEXT if fields[n] is not None and not _encodable(fields[n]))
+            raise ValueError(
+                f"{bad} {fields[bad]!r} holds a character that is not valid Unicode text"
+            ) from None
         if not fields["event_id"].strip():
             fields["event_id"] = compute_event_id(
                 provider,

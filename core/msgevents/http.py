@@ -153,7 +153,7 @@ class HttpClient:
                 sent = not _never_sent(exc)
                 ambiguous = ambiguous or sent
                 last_problem = _describe(exc)
-                self.stats.add(requests=1, ambiguous=1 if sent else 0)
+                self.stats.add(requests=1)
                 log.debug(
                     "%s %s %s failed after %d ms (attempt %d): %s",
                     self.name,
@@ -177,16 +177,19 @@ class HttpClient:
                 )
                 if response.status_code not in statuses:
                     response.ambiguous = ambiguous  # type: ignore[attr-defined]
+                    if ambiguous:
+                        self.stats.add(ambiguous=1)  # once per request, however many attempts
                     return response
                 last_status = response.status_code
                 last_problem = f"HTTP {response.status_code}"
                 if response.status_code in AMBIGUOUS_STATUSES:
                     ambiguous = True
-                    self.stats.add(ambiguous=1)
             if attempt == attempts:
                 break
             self.stats.add(retries=1)
             self.sleep(self.retry.delay(attempt, response))
+        if ambiguous:
+            self.stats.add(ambiguous=1)
         raise RetriesExhaustedError(
             f"{self.name}: {method} {redact(_strip_query(url))} failed "
             f"{attempts} times; last: {last_problem}",

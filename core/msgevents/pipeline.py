@@ -53,7 +53,7 @@ from msgevents.formats import event_from_jsonl
 from msgevents.lock import RunLock
 from msgevents.processing import Processor
 from msgevents.provider import NotModelled, Provider, Record
-from msgevents.quarantine import QuarantineWriter
+from msgevents.quarantine import QuarantineWriter, escaped
 from msgevents.redact import redact
 from msgevents.report import Progress, RunReport
 from msgevents.sink import Outcome, Sink, ledger_key
@@ -484,9 +484,12 @@ class Collector:
         """
         payload = event.event_id if event is not None else (record.data if record else None)
         stream = record.stream if record else ""
+        try:
+            content = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
+        except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate)
+            content = orjson.dumps(escaped(payload), option=orjson.OPT_SORT_KEYS, default=str)
         key = hashlib.blake2b(
-            f"{self.provider.name}\x1f{self.account}\x1f{kind}\x1f{stream}\x1f".encode()
-            + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str),
+            f"{self.provider.name}\x1f{self.account}\x1f{kind}\x1f{stream}\x1f".encode() + content,
             digest_size=16,
         ).digest()
         assert self.state is not None

@@ -80,7 +80,10 @@ class QuarantineWriter:
             # control characters) hides a secret from a search in the text, and masking a
             # number inside the text would break the JSON
             entry = _masked(entry)
-        line = orjson.dumps(entry, default=lambda value: redact(str(value)))
+        try:
+            line = orjson.dumps(entry, default=lambda value: redact(str(value)))
+        except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate): keep it escaped
+            line = orjson.dumps(escaped(entry), default=lambda value: redact(str(value)))
         handle = self._open()
         handle.write(line + b"\n")
         # to the OS at once: the state (committed next) says this record is quarantined, and a
@@ -93,6 +96,17 @@ class QuarantineWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
+
+
+def escaped(value: Any) -> Any:
+    """``value`` with every string made encodable: invalid characters as ``\\udXXX`` escapes."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {escaped(k): escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [escaped(v) for v in value]
+    return value
 
 
 def _masked(value: Any) -> Any:

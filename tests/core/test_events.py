@@ -294,3 +294,19 @@ def test_a_given_event_id_is_kept():
 def test_compute_event_id_rejects_a_naive_timestamp():
     with pytest.raises(ValueError, match="naive"):
         compute_event_id("test", "", "Message Sent", "ABC12345", None, None, datetime(2022, 1, 11))
+
+
+@pytest.mark.parametrize("field", ["user_id", "channel", "campaign_id", "event_id", "native_type"])
+def test_text_no_json_writer_can_send_is_refused_naming_the_field(field):
+    """A lone surrogate passes json.loads but no sink can write it: refused, so it is quarantined."""
+    fields = {"user_id": "U1", "event": EventType.SENT, "timestamp": T0, "provider": "p", field: "a\ud800b"}
+
+    with pytest.raises(ValidationError, match=f"{field} 'a\\\\ud800b' holds a character that is not valid"):
+        Event(**fields)
+
+
+def test_non_ascii_text_is_fine():
+    event = Event(
+        user_id="Jürgen-€-日本", event=EventType.SENT, timestamp=T0, provider="p", channel="E-Mail ✉"
+    )
+    assert event.user_id == "Jürgen-€-日本"

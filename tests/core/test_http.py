@@ -193,12 +193,20 @@ def test_a_connection_dropped_after_the_request_was_read_is_ambiguous(
     assert len(sleeps) == 1
 
 
-def test_dropped_every_time_raises_ambiguous(reply, http_server, client):
-    http_server.script(*[reply(drop=True)] * 2)
+def test_dropped_every_time_raises_ambiguous(reply, http_server, client, stats):
+    http_server.script(*[reply(drop=True)] * 3)
     with pytest.raises(RetriesExhaustedError) as caught:
-        client(retry=RetryPolicy(attempts=2)).request("POST", http_server.url, json={})
+        client(retry=RetryPolicy(attempts=3)).request("POST", http_server.url, json={})
     assert caught.value.ambiguous is True
     assert "connection lost" in str(caught.value)
+    assert stats.ambiguous == 1  # one request that may have been processed, however many attempts
+
+
+def test_ambiguous_counts_requests_not_attempts(reply, http_server, client, stats):
+    http_server.script(reply(drop=True), reply(504), reply(drop=True), reply(202))
+    response = client(retry=RetryPolicy(attempts=4)).request("POST", http_server.url, json={})
+    assert response.ambiguous is True
+    assert counts(stats) == {"requests": 4, "retries": 3, "throttled": 0, "ambiguous": 1}
 
 
 def test_stats_count_requests_retries_throttled_and_ambiguous(reply, http_server, client, stats):

@@ -556,3 +556,19 @@ def test_events_of_a_feed_file_that_could_not_be_finished_wait_in_the_outbox(fak
     assert second.outbox_sent == 8
     lines = feed_lines(tmp_path / "feeds")
     assert len(lines) == len({(r["email"], r["timestamp"]) for r in lines}) == 8
+
+
+def test_a_record_with_text_json_cannot_hold_is_quarantined_not_a_crash(fake, tmp_path):
+    """A lone surrogate (json.loads accepts "\\ud800") never reaches a sink, and is kept escaped."""
+    bad = record(2, email="jo\ud800@example.com")
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(record(1)) + "\n" + json.dumps(bad) + "\n")
+
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+
+    assert report.exit_code == 0
+    assert report.total("delivered") == 1
+    assert report.unmapped == 1
+    (line,) = Path(report.quarantine_file).read_text().splitlines()
+    assert "not valid Unicode" in json.loads(line)["reason"]
+    assert json.loads(line)["record"]["email"] == r"jo\ud800@example.com"

@@ -429,6 +429,15 @@ def test_invalid_settings_name_the_variable(monkeypatch, variable, value):
     assert API_KEY not in str(invalid.value)
 
 
+@pytest.mark.parametrize("key", ["ce-key-123 456", "ce-key-123\r\nX-Evil: 1", "ce-key-ä123456"])
+def test_an_api_key_no_header_can_carry_is_a_config_error_not_shown(monkeypatch, key):
+    monkeypatch.setenv("MSGEVENTS_CROSSENGAGE_API_KEY", key)
+
+    with pytest.raises(ConfigError, match="invalid setting: MSGEVENTS_CROSSENGAGE_API_KEY") as invalid:
+        CrossEngageSink.from_target(None)
+    assert key.strip() not in str(invalid.value)
+
+
 def test_a_target_is_refused(monkeypatch):
     monkeypatch.setenv("MSGEVENTS_CROSSENGAGE_API_KEY", API_KEY)
 

@@ -128,6 +128,12 @@ class CrossEngageSettings(BaseSettings):
                 f"missing setting: {API_KEY_ENV} (the CrossEngage Master API key, "
                 "found in CrossEngage under Settings → System setup → API keys)"
             )
+        if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
+            # an HTTP header cannot carry it; say so instead of failing every request
+            raise ConfigError(
+                f"invalid setting: {API_KEY_ENV} holds a space, a line break or a character outside "
+                "ASCII (copy the key again, without quotes or a trailing newline)"
+            )
         return key
 
 

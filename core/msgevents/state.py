@@ -283,50 +283,30 @@ class StateStore:
 
     # -- ledger --------------------------------------------------------------------------------
 
-    def known(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
-        """Those of ``keys`` already in the ledger of ``sink_id`` (delivered or rejected)."""
-        if self._conn is None or sink_id is None or not keys:
-            return set()
-        found: set[bytes] = set()
+    def _rows_for_keys(self, query: str, sink_id: int | None, keys: Sequence[bytes]) -> Iterator[tuple]:
+        """Rows of ``query`` (``… WHERE sink_id = ? AND key IN ({marks})``) for ``keys``, in chunks
+        of at most :data:`_IN_CHUNK` SQL variables."""
+        if self._conn is None or sink_id is None:
+            return
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
-                f"SELECT key FROM ledger WHERE sink_id = ? AND key IN ({marks})",
-                (sink_id, *chunk),
-            )
-            found.update(row[0] for row in rows)
-        return found
+            yield from self._conn.execute(query.format(marks=",".join("?" * len(chunk))), (sink_id, *chunk))
+
+    def known(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
+        """Those of ``keys`` already in the ledger of ``sink_id`` (delivered or rejected)."""
+        query = "SELECT key FROM ledger WHERE sink_id = ? AND key IN ({marks})"
+        return {row[0] for row in self._rows_for_keys(query, sink_id, keys)}
 
     def ledger_status(self, sink_id: int | None, keys: Sequence[bytes]) -> dict[bytes, int]:
         """Those of ``keys`` in the ledger of ``sink_id``, each with its status
         (``DELIVERED`` or ``REJECTED``): :meth:`known` and :meth:`rejected_among` in one look-up."""
-        if self._conn is None or sink_id is None or not keys:
-            return {}
-        found: dict[bytes, int] = {}
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
-                f"SELECT key, status FROM ledger WHERE sink_id = ? AND key IN ({marks})",
-                (sink_id, *chunk),
-            )
-            found.update(rows)
-        return found
+        query = "SELECT key, status FROM ledger WHERE sink_id = ? AND key IN ({marks})"
+        return dict(self._rows_for_keys(query, sink_id, keys))
 
     def known_in_outbox(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
         """Those of ``keys`` waiting in the outbox of ``sink_id``."""
-        if self._conn is None or sink_id is None or not keys:
-            return set()
-        found: set[bytes] = set()
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
-                f"SELECT key FROM outbox WHERE sink_id = ? AND key IN ({marks})", (sink_id, *chunk)
-            )
-            found.update(row[0] for row in rows)
-        return found
+        query = "SELECT key FROM outbox WHERE sink_id = ? AND key IN ({marks})"
+        return {row[0] for row in self._rows_for_keys(query, sink_id, keys)}
 
     def acknowledge(
         self,
@@ -431,18 +411,7 @@ class StateStore:
 
     def rejected_among(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
         """Those of ``keys`` (already known to the ledger) that the sink rejected for good."""
-        if self._conn is None or sink_id is None or not keys:
-            return set()
-        found: set[bytes] = set()
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(
-                f"SELECT key FROM ledger WHERE sink_id = ? AND status = 1 AND key IN ({marks})",
-                (sink_id, *chunk),
-            )
-            found.update(row[0] for row in rows)
-        return found
+        return {key for key, status in self.ledger_status(sink_id, keys).items() if status == REJECTED}
 
     # -- feed files (SinkJournal) ----------------------------------------------------------------
 

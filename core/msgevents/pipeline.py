@@ -29,7 +29,6 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
@@ -763,7 +762,7 @@ class Collector:
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-@contextmanager
+@contextlib.contextmanager
 def _fewer_gc_passes() -> Iterator[None]:
     """Run the cyclic garbage collector far less often during a run, then restore the thresholds.
 

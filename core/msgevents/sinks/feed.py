@@ -14,9 +14,9 @@ deleted and its events are sent again. The temporary file of a run killed
 before its file was pending is deleted too: a writer holds an exclusive
 ``flock`` on its temporary file until the rename, so an unfinished one nobody
 holds is litter, and so is a finished one named after this state file (its
-pending files were settled first). Whether a pending file was renamed is told by its temporary
-file being gone, not by the final name (another run may have taken it since,
-or an uploader moved the file on).
+pending files were settled first). Whether a pending file was renamed is told
+by its temporary file being gone, not by the final name (another run may have
+taken it since, or an uploader moved the file on).
 
 Settings: ``MSGEVENTS_FEED_ZIP=1`` writes ``event_history_….json.zip`` holding
 exactly one ``event_history_….json`` (CrossEngage's zip rule);
@@ -142,7 +142,7 @@ class FeedSink(Sink):
         Their events were never acknowledged, so they are sent again; the file is litter.
         A writer holds an exclusive ``flock`` on its temporary file from creating it
         until it is renamed, so a file nobody holds is a dead run's. Only files named
-        with this host's tag are touched (another host's locks may not be visible here),
+        with this host's tag are touched (another host's locks may not be visible here).
         Called under the directory lock, under which files are created and renamed.
         A *finished* file of a run with another state file is left alone: that run may
         have recorded it as pending, and only its :meth:`reconcile` can tell (it needs the

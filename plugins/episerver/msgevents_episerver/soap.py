@@ -43,8 +43,8 @@ _NIL = f"{{{XSI}}}nil"
 SESSION_RENEW_AFTER = 15 * 60.0
 #: (connect, read) seconds for logout: a courtesy, sent once; the session expires anyway.
 LOGOUT_TIMEOUT = (5.0, 10.0)
-#: HTTP statuses HttpClient retries for SOAP calls. 500 is not among them:
-#: SOAP 1.1 reports faults with HTTP 500, which must be read, not repeated.
+#: HTTP statuses HttpClient retries for SOAP calls. 500 is not among them: SOAP 1.1 reports
+#: faults with HTTP 500, which must be read first; only a Server fault is then repeated.
 _SOAP_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 #: What a fault refusing the credentials says; words such as "user" or "invalid" alone also
@@ -79,6 +79,18 @@ class SoapFault(Exception):
         """A login fault that refuses the credentials (rather than a server failure)."""
         text = self.message.lower()
         return self.code.lower().endswith("client") or any(w in text for w in _AUTH_WORDS)
+
+    @property
+    def retryable(self) -> bool:
+        """A ``Server`` fault (``soapenv:Server``, ``Server.generalException``…) that may succeed later.
+
+        SOAP 1.1 §4.4.1: a Server fault is a processing failure, not a wrong message, so the
+        same call may succeed when repeated. Faults about the session, a permission or the
+        credentials are not among them: they have their own handling.
+        """
+        local = self.code.rpartition(":")[2].lower()
+        server = local == "server" or local.startswith("server.")
+        return server and not self.about_session and not self.about_credentials
 
 
 class SoapFaultError(msgevents.ProviderUnavailableError):
@@ -231,10 +243,15 @@ class SoapClient:
                 return parse_response(response.content, method)
             except ValueError as exc:
                 problem = f"HTTP {response.status_code}, {exc}"
-            if response.status_code < 500:
-                raise msgevents.ProviderUnavailableError(f"Optimizely SOAP {method}: {problem}")
-            # An HTTP 5xx without a readable SOAP fault is a server failure: retry it.
+                if response.status_code < 500:
+                    raise msgevents.ProviderUnavailableError(f"Optimizely SOAP {method}: {problem}") from None
+            except SoapFault as fault:
+                if not fault.retryable or once:
+                    raise
+                problem = f"HTTP {response.status_code}, SOAP fault {redact(str(fault))}"
+            # A 5xx without a readable SOAP fault, or with a Server fault, is a server failure: retry.
             if attempt < policy.attempts and not once:
+                self.http.stats.add(retries=1)
                 self.http.sleep(policy.delay(attempt, response))
         raise msgevents.RetriesExhaustedError(
             f"{self.http.name}: SOAP {method} failed {attempt} times; last: {problem}",

@@ -52,7 +52,9 @@ Faults (``Fault.<kind>(target, …, times=1, after=0)``): ``http`` (any status,
 optional ``retry_after``), ``drop`` (close the connection without answering),
 ``session_expired`` (the caller's session ends just before the call),
 ``unauthorized`` (SOAP login fault / permission fault / REST 401),
-``soap_fault`` (a SOAP fault with the given faultstring) and ``garbage`` (a
+``soap_fault`` (HTTP 500 with a SOAP fault: the given faultstring, ``code`` as
+faultcode, default ``soapenv:Server``; ``rate=0.1`` hits a seeded tenth of the
+matching calls) and ``garbage`` (a
 200 that is neither XML nor JSON). The target is a SOAP method (``login``,
 ``getOpens``…), a REST route (``unsubscribes``, ``smartcampaigns``,
 ``tracking_links``, ``users``), or ``soap`` / ``rest`` / ``*``; ``after`` matching requests pass
@@ -65,12 +67,14 @@ Out of process::
         --fault getOpens:status:503:2 --fault unsubscribes:status:429:1:retry_after=2
 
 prints ``EMULATOR_BASE_URL=http://127.0.0.1:PORT`` and serves until killed
-(``--fault target:kind[:status[:times]][:after=N][:retry_after=S][:message=…]``
+(``--fault target:kind[:status[:times]][:after=N][:retry_after=S][:message=…][:code=C][:rate=R][:seed=N]``
 with kind ``status``, ``drop``, ``session_expired``, ``unauthorized``,
-``fault`` or ``garbage``). Control endpoints (not logged as requests):
+``fault`` or ``garbage``; ``code=Server.generalException`` means faultcode
+``soapenv:Server.generalException``). Control endpoints (not logged as requests):
 ``GET /_emulator/requests`` (JSON list, with ``name``), ``POST
 /_emulator/faults`` (JSON object of ``Fault`` fields: ``target``, ``kind``,
-``status``, ``times``, ``after``, ``retry_after``, ``message``), ``DELETE
+``status``, ``times``, ``after``, ``retry_after``, ``message``, ``code``, ``rate``,
+``seed``), ``DELETE
 /_emulator/faults``, ``POST /_emulator/expire-sessions``.
 """
 
@@ -289,8 +293,12 @@ class Fault:
     after: int = 0
     retry_after: str | None = None
     message: str = ""
+    code: str = "soapenv:Server"
+    rate: float = 1.0
+    seed: int = 0
     seen: int = 0
     hits: int = 0
+    _rng: random.Random | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def http(cls, target: str, status: int, *, retry_after: float | str | None = None,
@@ -315,9 +323,15 @@ class Fault:
         return cls(target, "unauthorized", 401, times, after)
 
     @classmethod
-    def soap_fault(cls, target: str, message: str, *, times: int = 1, after: int = 0) -> Fault:
-        """Answer a SOAP fault with ``message`` as faultstring."""
-        return cls(target, "fault", 500, times, after, None, message)
+    def soap_fault(cls, target: str, message: str, *, code: str = "soapenv:Server", times: int = 1,
+                   after: int = 0, rate: float = 1.0, seed: int = 0) -> Fault:  # fmt: skip
+        """Answer HTTP 500 with a SOAP fault: ``code`` as faultcode, ``message`` as faultstring.
+
+        ``rate`` < 1 hits only that share of the matching requests (drawn from a
+        generator seeded with ``seed``, so a run is repeatable); ``times=0`` with a
+        rate keeps hitting for as long as the emulator runs.
+        """
+        return cls(target, "fault", 500, times, after, None, message, code, rate, seed)
 
     @classmethod
     def garbage(cls, target: str, *, times: int = 1, after: int = 0) -> Fault:
@@ -334,6 +348,11 @@ class Fault:
             return False
         if self.times and self.hits >= self.times:
             return False
+        if self.rate < 1.0:
+            if self._rng is None:
+                self._rng = random.Random(self.seed)
+            if self._rng.random() >= self.rate:
+                return False
         self.hits += 1
         return True
 
@@ -606,7 +625,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, [{**asdict(r), "name": r.name} for r in emu.requests])
         elif path == "/_emulator/faults" and method == "POST":
             spec = json.loads(body or b"{}")
-            allowed = {"target", "kind", "status", "times", "after", "retry_after", "message"}
+            allowed = {"target", "kind", "status", "times", "after", "retry_after", "message", "code",
+                       "rate", "seed"}  # fmt: skip
             emu.add_fault(Fault(**{k: v for k, v in spec.items() if k in allowed}))
             self._json(201, {"ok": True})
         elif path == "/_emulator/faults" and method == "DELETE":
@@ -640,7 +660,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "fault":
             record.status = 500
-            self._soap_fault("soapenv:Server", fault.message or "emulated server fault")
+            self._soap_fault(fault.code, fault.message or "emulated server fault")
             return
         if fault is not None and fault.kind == "unauthorized":
             record.status = 500
@@ -932,6 +952,10 @@ def _parse_fault(text: str) -> Fault:
     fault.after = int(options.get("after", 0))
     fault.retry_after = options.get("retry_after")
     fault.message = options.get("message", "")
+    if "code" in options:  # "Server.generalException": the soapenv: prefix is added (":" splits)
+        fault.code = f"soapenv:{options['code']}"
+    fault.rate = float(options.get("rate", 1.0))
+    fault.seed = int(options.get("seed", 0))
     return fault
 
 

@@ -140,3 +140,34 @@ def collect_to(
     command = [sys.executable, "-m", "msgevents", "collect", "--provider", "episerver",
                "--to", sink, "--state", str(tmp_path / "state.db"), *args]  # fmt: skip
     return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def test_live_runs_complete_with_one_soap_call_in_ten_failing_with_a_server_fault(live_emulator, tmp_path):
+    """10 % of SOAP calls answer Server.generalException: every run completes and the position moves.
+
+    Each live run re-reads the 2 h restatement window, so a run that stopped at a Server
+    fault would stop again on every run and never move its position.
+    """
+    fault = Fault.soap_fault("soap", "A temporary internal error occurred, please retry",
+                             code="soapenv:Server.generalException", times=0, rate=0.1, seed=9)  # fmt: skip
+    emulator = live_emulator(DATASET, [fault])
+    env = {"MSGEVENTS_EPISERVER_PAGE_SIZE": "4", "MSGEVENTS_EPISERVER_HTTP_RETRIES": "8"}
+
+    runs = []
+    for day in (0, 1):
+        emulator.now_ms = DATASET.now_ms + day * 24 * 3_600_000
+        report = tmp_path / f"report{day}.json"
+        runs.append(collect_to(emulator, tmp_path, f"feed:{tmp_path / 'feeds'}", env, "--report", str(report)))
+
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    first, second = (json.loads((tmp_path / f"report{day}.json").read_text()) for day in (0, 1))
+    faulted = [r for r in emulator.requests if r.fault == "fault"]
+    assert len(faulted) >= 5  # the faults really happened, in both runs
+    assert {r.soap_method for r in faulted} - {"logout"}
+    for stream in ("recipients", "opens", "clicks", "responses"):
+        moved = datetime.fromisoformat(second["windows"][stream]["until"])
+        assert moved - datetime.fromisoformat(first["windows"][stream]["until"]) == timedelta(days=1)
+        assert datetime.fromisoformat(second["windows"][stream]["since"]) == moved - timedelta(days=1, hours=2)
+    events = [obj["event"] for obj in feed_objects(tmp_path)]
+    assert events.count("Message Sent") == len(DATASET.recipients)
+    assert first["provider_http"]["retries"] >= 1

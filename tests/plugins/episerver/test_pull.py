@@ -155,14 +155,51 @@ def test_http_500_without_a_soap_fault_is_retried(episerver, played, sleeps):
 
 
 def test_soap_fault_is_reported_not_retried(episerver, played, sleeps):
-    """A SOAP fault (HTTP 500 with a Fault body) is an answer: reported at once, not repeated."""
-    fault = Fault.soap_fault("getResponses", "Closed loop export is not available")
+    """A Client fault (HTTP 500 with a Fault body: the request is wrong) is reported at once."""
+    fault = Fault.soap_fault("getResponses", "Closed loop export is not available", code="soapenv:Client")
     provider = episerver(DATASET, faults=[fault])
 
     with pytest.raises(SoapFaultError, match="Closed loop export is not available"):
         pull_all(provider, "responses", WHOLE_DAY)
     assert sleeps == []
     assert played() == ["login", "getResponses"]
+
+
+TEMPORARY = "A temporary internal error occurred, please retry"
+
+
+def test_server_fault_is_retried_like_a_5xx(episerver, played, sleeps):
+    """SOAP 1.1: a Server fault may succeed later: repeated with backoff, every row delivered once."""
+    fault = Fault.soap_fault("getOpens", TEMPORARY, code="soapenv:Server.generalException", times=2)
+    provider = episerver(DATASET, faults=[fault])
+
+    records, _ = pull_all(provider, "opens", WHOLE_DAY)
+
+    assert [cells_of(r, OPENS) for r in records] == DATASET.expected("opens", DAY_MS, DATASET.now_ms)
+    assert len(sleeps) == 2
+    assert played() == ["login", "getOpens", "getOpens", "getOpens"]
+
+
+def test_server_fault_on_login_is_retried_not_a_credentials_error(episerver, played, sleeps):
+    fault = Fault.soap_fault("login", TEMPORARY, code="soapenv:Server.generalException")
+    provider = episerver(DATASET, faults=[fault])
+
+    assert provider.now() == at(DATASET.now_ms)
+    assert len(sleeps) == 1
+    assert played() == ["login", "login", "getCurrentTime"]
+
+
+def test_server_faults_until_the_budget_is_spent_are_incomplete(episerver, played, sleeps):
+    """The same budget as a 5xx: then RetriesExhaustedError (exit 4) quoting the fault."""
+    fault = Fault.soap_fault("getClicks", TEMPORARY, code="soapenv:Server.generalException", times=0)
+    provider = episerver(DATASET, faults=[fault])
+
+    with pytest.raises(msgevents.RetriesExhaustedError, match="temporary internal error") as info:
+        pull_all(provider, "clicks", WHOLE_DAY)
+    attempts = msgevents.RetryPolicy().attempts
+    assert isinstance(info.value, msgevents.IncompleteError)
+    assert played() == ["login"] + ["getClicks"] * attempts
+    assert len(sleeps) == attempts - 1
 
 
 def test_permission_fault_is_an_auth_error(episerver, played):

@@ -99,23 +99,29 @@ def test_fault_is_raised_with_code_and_string():
 
 
 @pytest.mark.parametrize(
-    ("code", "message", "session", "credentials", "permission"),
+    ("code", "message", "session", "credentials", "permission", "retryable"),
     [
-        ("soapenv:Server", "Session abc is invalid or has expired", True, False, False),
-        ("soapenv:Server", "Internal error: user database temporarily unavailable", False, False, False),
-        ("soapenv:Server", "Login failed: invalid user name or password", False, True, False),
-        ("soapenv:Server", "Access denied: permission INTERFACE_WEBSERVICE", False, True, True),
-        ("soapenv:Server", "java.lang.NullPointerException", False, False, False),
-        ("soapenv:Client", "bad mandator", False, True, False),
+        ("soapenv:Server", "Session abc is invalid or has expired", True, False, False, False),
+        ("soapenv:Server", "Internal error: user database temporarily unavailable", False, False, False, True),
+        ("soapenv:Server", "Login failed: invalid user name or password", False, True, False, False),
+        ("soapenv:Server", "Access denied: permission INTERFACE_WEBSERVICE", False, True, True, False),
+        ("soapenv:Server", "java.lang.NullPointerException", False, False, False, True),
+        ("soapenv:Server.generalException", "A temporary internal error occurred, please retry",
+         False, False, False, True),
+        ("Server.userException", "temporary internal error, please retry", False, False, False, True),
+        ("soapenv:Client", "bad mandator", False, True, False, False),
+        ("soapenv:Client", "numberOfRows must be 1..1000", False, True, False, False),
+        ("", "no faultcode at all", False, False, False, False),
     ],
-)
-def test_fault_classification(code, message, session, credentials, permission):
+)  # fmt: skip
+def test_fault_classification(code, message, session, credentials, permission, retryable):
     fault = SoapFault(code, message)
 
-    assert (fault.about_session, fault.about_credentials, fault.about_permission) == (
+    assert (fault.about_session, fault.about_credentials, fault.about_permission, fault.retryable) == (
         session,
         credentials,
         permission,
+        retryable,
     )
 
 

@@ -156,8 +156,8 @@ def test_live_runs_complete_with_one_soap_call_in_ten_failing_with_a_server_faul
     runs = []
     for day in (0, 1):
         emulator.now_ms = DATASET.now_ms + day * 24 * 3_600_000
-        report = tmp_path / f"report{day}.json"
-        runs.append(collect_to(emulator, tmp_path, f"feed:{tmp_path / 'feeds'}", env, "--report", str(report)))
+        report = str(tmp_path / f"report{day}.json")
+        runs.append(collect_to(emulator, tmp_path, f"feed:{tmp_path / 'feeds'}", env, "--report", report))
 
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     first, second = (json.loads((tmp_path / f"report{day}.json").read_text()) for day in (0, 1))
@@ -167,7 +167,8 @@ def test_live_runs_complete_with_one_soap_call_in_ten_failing_with_a_server_faul
     for stream in ("recipients", "opens", "clicks", "responses"):
         moved = datetime.fromisoformat(second["windows"][stream]["until"])
         assert moved - datetime.fromisoformat(first["windows"][stream]["until"]) == timedelta(days=1)
-        assert datetime.fromisoformat(second["windows"][stream]["since"]) == moved - timedelta(days=1, hours=2)
+        since = datetime.fromisoformat(second["windows"][stream]["since"])
+        assert since == moved - timedelta(days=1, hours=2)
     events = [obj["event"] for obj in feed_objects(tmp_path)]
     assert events.count("Message Sent") == len(DATASET.recipients)
     assert first["provider_http"]["retries"] >= 1

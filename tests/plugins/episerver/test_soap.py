@@ -102,7 +102,8 @@ def test_fault_is_raised_with_code_and_string():
     ("code", "message", "session", "credentials", "permission", "retryable"),
     [
         ("soapenv:Server", "Session abc is invalid or has expired", True, False, False, False),
-        ("soapenv:Server", "Internal error: user database temporarily unavailable", False, False, False, True),
+        ("soapenv:Server", "Internal error: user database temporarily unavailable",
+         False, False, False, True),
         ("soapenv:Server", "Login failed: invalid user name or password", False, True, False, False),
         ("soapenv:Server", "Access denied: permission INTERFACE_WEBSERVICE", False, True, True, False),
         ("soapenv:Server", "java.lang.NullPointerException", False, False, False, True),

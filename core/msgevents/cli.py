@@ -236,7 +236,7 @@ def _run(
 def _write_report(path: Path | None, report: RunReport) -> None:
     if path is None:
         return
-    text = redact(json.dumps(report.as_dict(), indent=2))
+    text = json.dumps(report.as_dict(), indent=2)  # as_dict() masks secrets in every value
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text + "\n")
     tmp.replace(path)

@@ -26,7 +26,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import Retry
 
 from msgevents.errors import IncompleteError
-from msgevents.redact import redact
+from msgevents.redact import add_secret, redact
 
 __all__ = ["HttpClient", "RetriesExhaustedError", "RetryPolicy", "StatsSink"]
 
@@ -121,6 +121,7 @@ class HttpClient:
         self.session.headers.update(self.headers)
         if self.auth is not None:
             self.session.auth = self.auth
+        _register_credentials(self.auth, self.headers)
 
     def request(
         self,
@@ -199,6 +200,33 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+#: Headers whose values are credentials (matched in lower case).
+_SECRET_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token")
+
+
+def _register_credentials(auth: Any, headers: dict[str, str]) -> None:
+    """Mask the credentials this client sends, in every form (see :mod:`msgevents.redact`).
+
+    Settings register their secrets already; this catches a plugin that passes a
+    credential it did not declare secret, and registers ``user:password`` whole
+    (its exact base64 is what a server echoing ``Authorization`` shows).
+    """
+    user, password = None, None
+    if isinstance(auth, tuple) and len(auth) == 2:
+        user, password = auth
+    elif isinstance(auth, requests.auth.HTTPBasicAuth):
+        user, password = auth.username, auth.password
+    if isinstance(password, str) and password:
+        add_secret(password)
+        add_secret(f"{user or ''}:{password}")
+    for name, value in headers.items():
+        lowered = name.lower()
+        secret = lowered in _SECRET_HEADERS or "token" in lowered or "secret" in lowered
+        if isinstance(value, str) and secret:
+            add_secret(value)
+            add_secret(value.partition(" ")[2] if " " in value else None)
 
 
 def _ms(started: float) -> int:

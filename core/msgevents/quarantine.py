@@ -20,7 +20,7 @@ import orjson
 
 from msgevents.events import Event
 from msgevents.formats import jsonl_object
-from msgevents.redact import redact, secrets_known
+from msgevents.redact import redact, redact_value
 from msgevents.timestamps import UTC, format_timestamp
 
 __all__ = ["QuarantineWriter"]
@@ -75,11 +75,10 @@ class QuarantineWriter:
             entry["record"] = record
         if event is not None:
             entry["event"] = jsonl_object(event)
-        if secrets_known():
-            # mask the values, not the serialised line: JSON escaping (quotes, backslashes,
-            # control characters) hides a secret from a search in the text, and masking a
-            # number inside the text would break the JSON
-            entry = _masked(entry)
+        # mask the values, not the serialised line: JSON escaping (quotes, backslashes,
+        # control characters) hides a secret from a search in the text, and masking a
+        # number inside the text would break the JSON
+        entry = redact_value(entry)
         try:
             line = orjson.dumps(entry, default=lambda value: redact(str(value)))
         except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate): keep it escaped
@@ -106,22 +105,4 @@ def escaped(value: Any) -> Any:
         return {escaped(k): escaped(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [escaped(v) for v in value]
-    return value
-
-
-def _masked(value: Any) -> Any:
-    """``value`` with :func:`redact` applied to every string in it, keys included.
-
-    A number holding a secret (a numeric client id) becomes the masked string.
-    """
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        text = str(value)
-        masked = redact(text)
-        return value if masked == text else masked
-    if isinstance(value, dict):
-        return {_masked(k) if isinstance(k, str) else k: _masked(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_masked(item) for item in value]
     return value

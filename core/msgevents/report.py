@@ -12,7 +12,7 @@ from operator import attrgetter
 from typing import IO, Any
 
 from msgevents.events import Event, EventType
-from msgevents.redact import redact
+from msgevents.redact import redact, redact_value
 from msgevents.timestamps import UTC, format_timestamp
 
 __all__ = ["COLUMNS", "Progress", "RunReport"]
@@ -71,8 +71,9 @@ class RunReport:
         self.warnings.append(redact(message))
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data, every secret masked (it goes to a file and the state)."""
         ordered = [t.value for t in EventType if t.value in self.events]
-        return {
+        report = {
             "run_id": self.run_id,
             "provider": self.provider,
             "account": self.account,
@@ -103,6 +104,7 @@ class RunReport:
             "warnings": self.warnings,
             "errors": self.errors,
         }
+        return redact_value(report)  # type: ignore[no-any-return]
 
     def summary(self) -> str:
         """The human summary printed to stderr at the end of every run."""

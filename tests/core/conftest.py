@@ -130,9 +130,9 @@ def sample_events() -> list[Event]:
 @pytest.fixture
 def secrets(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     """A fresh, empty secret registry for this test; the process-wide one is restored afterwards."""
-    registry: set[str] = set()
-    monkeypatch.setattr(redact, "_secrets", registry)
-    return registry
+    registry = redact._Registry()
+    monkeypatch.setattr(redact, "_registry", registry)
+    return registry.secrets
 
 
 # -- a scripted local HTTP server ------------------------------------------------------------------

@@ -434,7 +434,7 @@ class CrossEngageSink(Sink):
         status = response.status_code
         if 200 <= status < 300:
             return status, ""
-        text = redact(response.text[:1000].strip())
+        text = redact(response.text.strip())[:1000]  # masked whole: a cut secret is not found
         if status in (401, 403):
             self._auth_error = (
                 f"CrossEngage refused the API key (HTTP {status} from POST {self.url}); check {API_KEY_ENV}"

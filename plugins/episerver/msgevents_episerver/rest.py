@@ -68,7 +68,7 @@ class RestClient:
 
     def _json(self, path: str, response: requests.Response) -> Any:
         if not response.ok:
-            snippet = redact(response.text[:200].strip())
+            snippet = redact(response.text.strip())[:200]
             raise msgevents.ProviderUnavailableError(
                 f"Optimizely REST GET {path} answered HTTP {response.status_code}: {snippet}"
             )

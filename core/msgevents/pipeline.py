@@ -700,6 +700,11 @@ class Collector:
                 self._apply_all(sink.poll())
             except Exception:
                 log.debug("collecting outcomes after a fatal error failed", exc_info=True)
+        try:
+            for warning in self.provider.run_warnings():
+                report.warn(warning)
+        except Exception as exc:  # a plugin's report must not keep the run from finishing
+            report.warn(f"reading the provider's warnings failed: {exc}")
         for closer in (sink.close if sink else None, self.provider.close):
             if closer is None:
                 continue

@@ -243,6 +243,14 @@ class Provider:
     def close(self) -> None:
         """Release sessions (SOAP logout, HTTP pools). Called once at the end of a run."""
 
+    def run_warnings(self) -> list[str]:
+        """What the run's summary and report must say once, e.g. "12 clicks kept no url (…)".
+
+        For conditions that touch many records but are not errors (a count, not a line per
+        record). The pipeline reads it once at the end of the run, before :meth:`close`.
+        """
+        return []
+
     # -- mapping (pure) -------------------------------------------------------------------
 
     def map_record(self, record: Record) -> Sequence[Event] | NotModelled:

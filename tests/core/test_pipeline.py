@@ -572,3 +572,24 @@ def test_a_record_with_text_json_cannot_hold_is_quarantined_not_a_crash(fake, tm
     (line,) = Path(report.quarantine_file).read_text().splitlines()
     assert "not valid Unicode" in json.loads(line)["reason"]
     assert json.loads(line)["record"]["email"] == r"jo\ud800@example.com"
+
+
+def test_a_providers_run_warnings_reach_the_report_once_before_close(fake, tmp_path):
+    """Provider.run_warnings() is read once at the end of a run, before close(), into the warnings."""
+    path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(3)])
+    provider = fake()
+    calls: list[str] = []
+
+    def run_warnings() -> list[str]:
+        calls.append("warnings")
+        return ["3 records lacked something (see the plugin's README)"]
+
+    provider.run_warnings = run_warnings
+    provider.close = lambda: calls.append("close")
+
+    result = run(provider, FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+
+    assert result.warnings.count("3 records lacked something (see the plugin's README)") == 1
+    assert calls == ["warnings", "close"]
+    assert "warning: 3 records lacked something" in result.summary()
+    assert result.as_dict()["warnings"] == result.warnings

@@ -138,6 +138,11 @@ def about_command(provider: str, as_json: bool) -> None:
         click.echo("API streams: " + ", ".join(info["streams"]))
     if info["input"]:
         click.echo(f"--input: {info['input']}")
+    if info["identity_source"]:
+        click.echo(
+            f"customer id from: {info['identity_source']} "
+            "(else the identity file, else email; phone-only events are quarantined)"
+        )
     click.echo(
         f"windows: settle {info['settle_seconds']}s, restatement {info['restatement_seconds']}s"
         + (f", provider retention {info['retention_days']} days" if info["retention_days"] else "")
@@ -316,6 +321,7 @@ def collect_command(
             limit=limit,
             chunk_size=settings.chunk_size,
             ledger_retention=settings.ledger_retention,
+            identity_file=settings.identity_file,
         )
     except MsgEventsError as exc:
         _fail(exc)
@@ -352,6 +358,7 @@ def replay_command(
             dry_run=dry_run,
             chunk_size=settings.chunk_size,
             ledger_retention=settings.ledger_retention,
+            identity_file=settings.identity_file,
         )
     except MsgEventsError as exc:
         _fail(exc)

@@ -34,7 +34,7 @@ class EventType(StrEnum):
 
 
 _OPTIONAL_TEXT = ("channel", "type", "url", "campaign_id", "message_id", "native_type")
-_TEXT = ("user_id", "email", "provider", "account", "event_id", *_OPTIONAL_TEXT)
+_TEXT = ("user_id", "email", "phone", "provider", "account", "event_id", *_OPTIONAL_TEXT)
 
 
 def _encodable(text: str) -> bool:
@@ -46,6 +46,7 @@ def _encodable(text: str) -> bool:
 
 
 _HAS_SPACE = re.compile(r"\s").search
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}").fullmatch
 _blake2b = hashlib.blake2b
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
@@ -86,10 +87,15 @@ class Event(BaseModel):
     resolved), ``event``, ``timestamp`` and the optional properties ``channel``,
     ``type``, ``url``, ``campaign_id``, ``message_id``.
 
-    Internal fields, never sent: ``provider`` (canonical name), ``account``
-    (provider account, empty when unknown), ``event_id`` (deterministic; computed
-    when not given), ``native_type`` and ``is_machine`` (machine opens, scanner
-    clicks).
+    Internal fields, never sent: ``phone`` (E.164, for the identity step:
+    CrossEngage cannot key a customer by phone), ``provider`` (canonical name),
+    ``account`` (provider account, empty when unknown), ``event_id``
+    (deterministic; computed when not given), ``native_type`` and ``is_machine``
+    (machine opens, scanner clicks).
+
+    An event has ``user_id``, ``email`` or ``phone``; the identity step
+    (:mod:`msgevents.identity`) makes sure every event reaching a sink has
+    ``user_id`` or ``email``.
 
     Blank strings count as absent. ``timestamp`` must be timezone-aware (or an
     ISO 8601 string with an offset) and is stored in UTC.
@@ -110,6 +116,7 @@ class Event(BaseModel):
     campaign_id: str | None = None
     message_id: str | None = None
 
+    phone: str | None = None
     provider: str
     account: str = ""
     event_id: str = ""
@@ -161,8 +168,18 @@ class Event(BaseModel):
                 local, _at, domain = email.rpartition("@")
                 if not local or not domain or _HAS_SPACE(email):
                     raise ValueError(f"email {email!r} is not an e-mail address")
-        if user_id is None and email is None:
-            raise ValueError("event has no identity: user_id and email are both empty (set one of them)")
+        phone = fields["phone"]
+        if phone is not None:
+            phone = fields["phone"] = phone.strip() or None
+            if phone is not None and not _E164(phone):
+                raise ValueError(
+                    f"phone {phone!r} is not in E.164 form (+ and 7 to 15 digits); "
+                    "normalise it with msgevents.identity.normalise_phone"
+                )
+        if user_id is None and email is None and phone is None:
+            raise ValueError(
+                "event has no identity: user_id, email and phone are all empty (set one of them)"
+            )
         provider = fields["provider"]
         if not provider.strip():
             raise ValueError("provider must not be empty")
@@ -178,7 +195,7 @@ class Event(BaseModel):
                 provider,
                 fields["account"],
                 fields["event"],
-                user_id or email or "",
+                user_id or email or phone or "",
                 fields["message_id"],
                 fields["url"],
                 fields["timestamp"],

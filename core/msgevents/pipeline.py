@@ -9,7 +9,8 @@ The order of one run (``Collector.run``):
    or ``--input`` files whole, or quarantine entries (``replay``);
 4. per record: quarantine what the reader could not parse, map (pure), count
    "not modelled", quarantine mapping failures; reject events of undeclared
-   types or of another provider (plugin contract, exit 5); run processors;
+   types or of another provider (plugin contract, exit 5); resolve identities
+   (:mod:`msgevents.identity`: unresolved events are quarantined); run processors;
 5. drop events whose key is in the ledger (already delivered or rejected), in
    the outbox (pending) or in flight; submit the rest to the sink in chunks;
 6. for every sink outcome, in one state transaction: ledger rows for what was
@@ -49,6 +50,7 @@ from msgevents.errors import (
 )
 from msgevents.events import Event
 from msgevents.formats import event_from_jsonl
+from msgevents.identity import IdentityStep
 from msgevents.lock import RunLock
 from msgevents.processing import Processor
 from msgevents.provider import NotModelled, Provider, Record
@@ -85,6 +87,7 @@ class CollectOptions:
     chunk_size: int = 5000
     ledger_retention: timedelta = timedelta(days=90)
     quarantine_dir: Path | None = None
+    identity_file: Path | None = None  # MSGEVENTS_IDENTITY_FILE; the provider's own setting wins
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -138,6 +141,7 @@ class Collector:
         )
         quarantine_dir = options.quarantine_dir or options.state_path.parent / "quarantine"
         self.quarantine = QuarantineWriter(quarantine_dir, provider.name, enabled=not options.dry_run)
+        self.identity = IdentityStep.for_provider(provider.settings, options.identity_file, self.report.warn)
         self.state: StateStore | None = None
         self.sink_id: int | None = None
         # bookkeeping while running
@@ -202,6 +206,7 @@ class Collector:
         options = self.options
         state = self.state
         assert state is not None
+        self.identity.check()  # a bad lookup file stops the run before anything is sent
         if self.sink is not None and not options.dry_run:
             assert self.sink_id is not None
             self.sink.on_outcomes = self._apply_all
@@ -351,6 +356,7 @@ class Collector:
                             continue
                         if not isinstance(result, NotModelled):
                             events.extend(e for e in result if isinstance(e, Event))
+                    events = self.identity(events)[0]
                     for _name, processor in self.processors:
                         events = [e for e in processor(events, self.provider) if isinstance(e, Event)]
                     found = [(e, INPUT) for e in events if ledger_key(e) in wanted]
@@ -473,7 +479,12 @@ class Collector:
         self._quarantine_once("contract", reason, record, event)
 
     def _quarantine_once(
-        self, kind: str, reason: str, record: Record | None, event: Event | None = None
+        self,
+        kind: str,
+        reason: str,
+        record: Record | None,
+        event: Event | None = None,
+        stream: str | None = None,
     ) -> None:
         """Quarantine a bad record unless an earlier run did; re-read windows (the restatement
         overlap) would otherwise quarantine the same record on every run.
@@ -482,7 +493,8 @@ class Collector:
         so a run killed in between quarantines the record again instead of losing it.
         """
         payload = event.event_id if event is not None else (record.data if record else None)
-        stream = record.stream if record else ""
+        if stream is None:
+            stream = record.stream if record else ""
         try:
             content = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
         except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate)
@@ -511,9 +523,13 @@ class Collector:
         self._quarantine_once(kind, reason, record)
 
     def _accept(self, tag: str, events: list[Event]) -> None:
-        """Run processors, count, buffer for submission."""
+        """Resolve identities, run processors, count, buffer for submission."""
         if not events:
             return
+        events, unresolved = self.identity(events)
+        for event, reason in unresolved:  # phone-only events CrossEngage cannot key
+            self.report.count(event.event, "quarantined")
+            self._quarantine_once("identity", reason, None, event, stream=_stream_of(tag))
         for name, processor in self.processors:
             before = len(events)
             try:

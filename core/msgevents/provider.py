@@ -100,6 +100,12 @@ class ProviderSettings(BaseSettings):
         6, ge=1, le=20, description="Attempts per API request (the first included) before giving up."
     )
     http_timeout: float = Field(60.0, gt=0, description="Read timeout per API request, seconds.")
+    identity_file: Path | None = Field(
+        None,
+        description="CSV with a header row naming user_id and email and/or phone: gives events "
+        "without a customer id their user_id (e-mails case-folded, phones E.164); "
+        "MSGEVENTS_IDENTITY_FILE serves every provider.",
+    )
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -170,6 +176,8 @@ class Provider:
     - ``restatement``: how far back the provider may still add events
     - ``retention``: how long the provider keeps data (``None`` = unknown)
     - ``input_help``: what ``--input`` accepts (empty = no file input)
+    - ``identity_source``: where the mapper finds the customer id (``user-variables[user_id]``);
+      events without it go through the core identity step (:mod:`msgevents.identity`)
     """
 
     name: ClassVar[str]
@@ -182,6 +190,7 @@ class Provider:
     restatement: ClassVar[timedelta] = timedelta(0)
     retention: ClassVar[timedelta | None] = None
     input_help: ClassVar[str] = ""
+    identity_source: ClassVar[str] = ""
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -292,6 +301,7 @@ class Provider:
             "settle_seconds": int(cls.settle.total_seconds()),
             "restatement_seconds": int(cls.restatement.total_seconds()),
             "retention_days": cls.retention.days if cls.retention else None,
+            "identity_source": cls.identity_source,
             "settings": settings,
         }
 

@@ -26,6 +26,11 @@ class CoreSettings(BaseSettings):
         timedelta(days=90),
         description="how long delivered event ids are remembered; longer than every restatement window",
     )
+    identity_file: Path | None = Field(
+        None,
+        description="identity lookup CSV (email,user_id or phone,user_id) for every provider; "
+        "MSGEVENTS_<NAME>_IDENTITY_FILE takes precedence",
+    )
     chunk_size: int = Field(5000, ge=1, le=100_000, description="events handed to the sink at once")
 
     @classmethod

@@ -66,6 +66,7 @@ class EpiserverProvider(msgevents.Provider):
         "first line a header naming the columns (mailing_id, recipient_list_id, recipient_id, "
         "timestamp, link_id, link_url, category), delimiter ; or ,"
     )
+    identity_source = "recipient_id (a customer id, or an e-mail address: MSGEVENTS_EPISERVER_IDENTITY)"
 
     settings: EpiserverSettings
 

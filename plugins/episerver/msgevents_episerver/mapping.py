@@ -1,4 +1,4 @@
-"""Pure mapping of Optimizely records to canonical events (``reference/episerver.md`` §7).
+"""Pure mapping of Optimizely records to canonical events (the row layout: the plugin README).
 
 Closed-loop rows (SOAP pages and export files) arrive as dicts of column name →
 string; REST unsubscribes as the JSON element. Everything that depends on the
@@ -15,6 +15,7 @@ from typing import Any
 
 import msgevents
 from msgevents import EventType, MappingError, NotModelled
+from msgevents.events import compute_event_id
 from msgevents.timestamps import (
     TimestampError,
     parse_epoch_millis,
@@ -24,13 +25,16 @@ from msgevents.timestamps import (
 )
 from msgevents_episerver.settings import EpiserverSettings
 
-__all__ = ["CAMPAIGN_KEY", "PROVIDER", "RESPONSE_CATEGORIES", "STREAM_EVENTS", "Mapper"]
+__all__ = ["CAMPAIGN_KEY", "LINK_ID_PREFIX", "PROVIDER", "RESPONSE_CATEGORIES", "STREAM_EVENTS", "Mapper"]
 
 PROVIDER = "episerver"
 #: The record entry holding the Smart Campaign id the provider looked up before mapping
 #: (``CAMPAIGN_ID=smart_campaign``). No export-file header or column setting can produce
 #: it: header names lose leading underscores, column settings refuse unknown names.
 CAMPAIGN_KEY = "_smart_campaign_id"
+#: What stands in the url's place in the event id of a click without url: its link id, so
+#: clicks of one recipient on two links at one millisecond stay two events.
+LINK_ID_PREFIX = "optimizely-link-id:"
 #: The event of every closed-loop stream but ``responses``.
 STREAM_EVENTS = {
     "recipients": EventType.SENT,
@@ -145,13 +149,21 @@ class Mapper:
         url = ((data.get("link_url") or "").strip() or None) if stream == "clicks" else None
         mailing_id = mailing or None
         campaign_id = (self._smart_campaigns and mailing_id and data.get(CAMPAIGN_KEY)) or mailing_id
+        event = event or STREAM_EVENTS[stream]
+        event_id = ""  # the core's hash of the event's fields
+        link_id = (data.get("link_id") or "").strip() if url is None and stream == "clicks" else ""
+        if link_id:  # two URL-less clicks on two links are two events: the link id takes the url's place
+            event_id = compute_event_id(
+                PROVIDER, self.account, event, user_id or email or "", mailing_id, LINK_ID_PREFIX + link_id,
+                timestamp,
+            )  # fmt: skip
         # model_validate with a dict: the same validation as Event(**fields), minus a call layer
         return [
             _validate_event(
                 {
                     "user_id": user_id,
                     "email": email,
-                    "event": event or STREAM_EVENTS[stream],
+                    "event": event,
                     "timestamp": timestamp,
                     "channel": self._channel,
                     "type": self._type,
@@ -161,6 +173,7 @@ class Mapper:
                     "provider": PROVIDER,
                     "account": self.account,
                     "native_type": native_type or stream,
+                    "event_id": event_id,
                 }
             )
         ]

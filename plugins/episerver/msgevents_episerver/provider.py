@@ -19,8 +19,9 @@ import msgevents
 from msgevents import EventType
 from msgevents.timestamps import parse_epoch_millis, to_epoch_millis
 from msgevents_episerver.files import read_export, stream_of
+from msgevents_episerver.links import KINDS, LinkResolver, MailingDirectory
 from msgevents_episerver.mapping import Mapper
-from msgevents_episerver.rest import CampaignDirectory, LinkResolver, RestClient
+from msgevents_episerver.rest import RestClient
 from msgevents_episerver.settings import RETENTION, STREAMS, EpiserverSettings
 from msgevents_episerver.soap import SoapClient
 
@@ -83,7 +84,9 @@ class EpiserverProvider(msgevents.Provider):
         self._soap: SoapClient | None = None
         self._rest: RestClient | None = None
         self._links: LinkResolver | None = None
-        self._campaigns: CampaignDirectory | None = None
+        self._directories: dict[str, MailingDirectory] = {}
+        self._offline_urlless = 0  # clicks of --input files read without looking their link up
+        self._warnings: list[str] = []  # of clients closed already
         self._mapper = Mapper(self.settings, self.account)
 
     @property
@@ -121,7 +124,8 @@ class EpiserverProvider(msgevents.Provider):
     def pull(self, stream: str, window: msgevents.Window) -> Iterator[Sequence[msgevents.Record]]:
         """Pages of ``stream`` records in ``window`` (server clock, half-open)."""
         if stream == "unsubscribes":
-            for page in self._rest_client().unsubscribes(window, self.settings.page_size):
+            rest = self._rest_client()
+            for page in rest.unsubscribes(window, self.settings.page_size, self.settings.media_types()):
                 yield self._with_campaigns(page, "mailingId")
             return
         method = EXPORT_METHODS.get(stream)
@@ -159,21 +163,21 @@ class EpiserverProvider(msgevents.Provider):
                 return
             start += len(rows)
 
-    def _campaign_directory(self) -> CampaignDirectory:
-        if self._campaigns is None:
-            self._campaigns = CampaignDirectory(self._rest_client())
-        return self._campaigns
+    def _directory(self, kind: str) -> MailingDirectory:
+        if kind not in self._directories:
+            self._directories[kind] = MailingDirectory(self._rest_client(), kind)
+        return self._directories[kind]
 
     def _link_resolver(self) -> LinkResolver:
         if self._links is None:
-            self._links = LinkResolver(self._rest_client(), self._campaign_directory())
+            self._links = LinkResolver(self._rest_client(), [self._directory(kind) for kind in KINDS])
         return self._links
 
     def _with_campaigns(self, page: list[msgevents.Record], mailing_key: str) -> list[msgevents.Record]:
         """``page`` with each record's Smart Campaign id when ``CAMPAIGN_ID=smart_campaign``."""
         if self.settings.campaign_id != "smart_campaign":
             return page
-        return self._campaign_directory().fill(page, mailing_key)
+        return self._directory("smartcampaigns").fill(page, mailing_key)
 
     def check(self) -> str:
         """SOAP login + getCurrentTime, then one REST unsubscribes request."""
@@ -189,8 +193,25 @@ class EpiserverProvider(msgevents.Provider):
             "REST GET /unsubscribes accepted the API user"
         )
 
+    def run_warnings(self) -> list[str]:
+        """Clicks left without url (with the count), and what kept the look-ups from working."""
+        found = list(self._warnings)
+        if self._links is not None and (summary := self._links.summary()):
+            found.append(summary)
+        if self._rest is not None:
+            found.extend(self._rest.warnings())
+        if self._offline_urlless:
+            found.append(
+                f"{self._offline_urlless} click(s) of --input files with an empty link_url were delivered "
+                "without url: their links are looked up only with MSGEVENTS_EPISERVER_CLIENT_ID, _USERNAME "
+                "and _PASSWORD set and MSGEVENTS_EPISERVER_FILE_LINK_LOOKUP=auto"
+            )
+        return found
+
     def close(self) -> None:
         """SOAP logout and close both HTTP sessions."""
+        self._warnings = self.run_warnings()
+        self._offline_urlless = 0
         if self._soap is not None:
             self._soap.logout()
             self._soap.http.close()
@@ -199,7 +220,7 @@ class EpiserverProvider(msgevents.Provider):
             self._rest.http.close()
             self._rest = None
         self._links = None
-        self._campaigns = None
+        self._directories = {}
 
     # -- files and mapping --------------------------------------------------------------------
 
@@ -229,6 +250,10 @@ class EpiserverProvider(msgevents.Provider):
     def _enriched_batch(self, batch: list[msgevents.Record], links: bool) -> list[msgevents.Record]:
         if links:
             batch = self._link_resolver().fill(batch)
+        elif batch and batch[0].stream == "clicks":
+            self._offline_urlless += sum(
+                1 for r in batch if r.error is None and not (r.data.get("link_url") or "").strip()
+            )
         return self._with_campaigns(batch, "mailing_id")
 
     def _looks_up_file_links(self) -> bool:

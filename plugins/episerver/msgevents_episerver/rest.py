@@ -1,17 +1,19 @@
-"""The Optimizely Campaign REST API: unsubscribes, Smart Campaigns and tracking links.
+"""The Optimizely Campaign REST API: unsubscribes, mailing lists and tracking links.
 
-``{base}/rest/{clientId}/…`` with HTTP Basic auth. 401/403 is an
-authentication refusal (never retried); 429 and 5xx are retried by
-:class:`msgevents.HttpClient`, honouring ``Retry-After``. Optimizely allows
-at most 10 simultaneous requests per client: a semaphore caps this client at
-that, whatever the caller does with threads.
+``{base}/rest/{clientId}/…`` with HTTP Basic auth, as Optimizely's OpenAPI
+(https://api.campaign.episerver.net/rest/openapi.json) describes it. 401/403 is
+an authentication refusal (never retried); 429 and 5xx are retried by
+:class:`msgevents.HttpClient`, honouring ``Retry-After``. Optimizely allows at
+most 10 simultaneous requests per client: a semaphore caps this client at that,
+whatever the caller does with threads. Which mailing belongs to which list is
+:mod:`msgevents_episerver.links`' job.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import requests
@@ -19,23 +21,31 @@ import requests
 import msgevents
 from msgevents.redact import redact
 from msgevents.timestamps import TimestampError, parse_iso8601
-from msgevents_episerver.mapping import CAMPAIGN_KEY
 
-__all__ = [
-    "CAMPAIGN_KEY",
-    "CAMPAIGN_PAGE",
-    "MAX_CONCURRENT",
-    "CampaignDirectory",
-    "LinkResolver",
-    "RestClient",
-]
+__all__ = ["GLOBAL", "MAX_CONCURRENT", "MAX_LINKS", "RestClient"]
 
 log = logging.getLogger("msgevents.episerver")
 
 #: Optimizely answers 429 beyond 10 simultaneous requests per client.
 MAX_CONCURRENT = 10
-#: Smart Campaigns per page of the mailing → campaign look-up (the DETAILED view is slow to build).
-CAMPAIGN_PAGE = 100
+#: The most tracking links Optimizely lists for one mailing; beyond it, HTTP 400.
+MAX_LINKS = 3000
+#: The unsubscribe list read without ``mediaType`` (the API's default, not a value it accepts).
+GLOBAL = "GLOBAL"
+_LINK_PATHS = {
+    "smartcampaigns": "/smartcampaigns/{owner}/messages/{mailing}/tracking/links",
+    "transactionalmail": "/transactionalmail/{owner}/message/tracking/links",
+    "confirmations": "/confirmations/{owner}/message/tracking/links",
+}
+_TOO_MANY = (
+    f"per Optimizely's REST API a mailing with more than {MAX_LINKS} tracking links, which it does not "
+    "list, so its clicks without a URL are delivered without one"
+)
+_NAMES = {
+    "smartcampaigns": "Smart Campaigns",
+    "transactionalmail": "transactional mails",
+    "confirmations": "confirmation mails",
+}
 
 
 class RestClient:
@@ -45,7 +55,8 @@ class RestClient:
         self.http = http
         self.root = f"{base_url.rstrip('/')}/rest/{client_id}"
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT)
-        self._links_refused = False  # warned once about a 403 on tracking links
+        self.refused: set[str] = set()  # what a 403 kept from the look-ups (warned once each)
+        self.too_many_links: set[str] = set()  # mailings whose links the API would not list (400)
 
     def get(
         self, path: str, params: dict[str, Any] | None = None, *, forbidden_ok: bool = False
@@ -81,17 +92,35 @@ class RestClient:
 
     # -- unsubscribes ---------------------------------------------------------------------
 
-    def unsubscribes(self, window: msgevents.Window, page_size: int) -> Iterator[list[msgevents.Record]]:
-        """Unsubscribes created in ``[since, until)``, newest first, one list per page.
+    def unsubscribes(
+        self, window: msgevents.Window, page_size: int, media_types: Sequence[str] = (GLOBAL,)
+    ) -> Iterator[list[msgevents.Record]]:
+        """Unsubscribes created in ``[since, until)`` of each media type, newest first, one list per page.
 
-        Pages with ``offset`` over ``sort=created&direction=DESC`` and stops at
-        the first entry older than ``window.since`` or at a short page. Entries
-        newer than ``window.until`` are skipped. An entry whose ``created``
-        cannot be read is yielded as is: the mapping quarantines it.
+        One list per media type: :data:`GLOBAL` is the list without ``mediaType``
+        (the API's default), ``EMAIL``, ``SMS``… are asked for by name. Pages with
+        ``offset`` over ``sort=created&direction=DESC`` and stops at the first entry
+        older than ``window.since`` or at a short page. Entries newer than
+        ``window.until`` are skipped. An entry whose ``created`` cannot be read is
+        yielded as is: the mapping quarantines it.
         """
+        for media_type in media_types:
+            yield from self._unsubscribes_of(window, page_size, media_type)
+
+    def _unsubscribes_of(
+        self, window: msgevents.Window, page_size: int, media_type: str
+    ) -> Iterator[list[msgevents.Record]]:
         offset = 0
+        label = "" if media_type == GLOBAL else f" mediaType={media_type}"
         while True:
-            params = {"offset": offset, "limit": page_size, "sort": "created", "direction": "DESC"}
+            params: dict[str, Any] = {
+                "offset": offset,
+                "limit": page_size,
+                "sort": "created",
+                "direction": "DESC",
+            }
+            if media_type != GLOBAL:
+                params["mediaType"] = media_type
             body = self.get_json("/unsubscribes", params)
             elements = body.get("elements") if isinstance(body, dict) else None
             if not isinstance(elements, list):
@@ -101,7 +130,7 @@ class RestClient:
             page: list[msgevents.Record] = []
             older = False
             for index, element in enumerate(elements):
-                source = f"GET /unsubscribes offset={offset + index}"
+                source = f"GET /unsubscribes{label} offset={offset + index}"
                 if not isinstance(element, dict):
                     page.append(
                         msgevents.Record("unsubscribes", {"element": element}, source, "not an object")
@@ -120,16 +149,14 @@ class RestClient:
                 return
             offset += len(elements)
 
-    # -- Smart Campaigns and tracking links ------------------------------------------------
+    # -- mailing lists and tracking links ---------------------------------------------------
 
-    def smart_campaigns(self, offset: int, limit: int) -> list[Any]:
-        """One page of Smart Campaigns with their mailings (``resultView=DETAILED``), newest first.
+    def mailing_list(self, kind: str, offset: int, limit: int) -> list[Any]:
+        """One page of ``/smartcampaigns``, ``/transactionalmail`` or ``/confirmations``, newest first.
 
-        Sorted by id, so campaigns created or edited meanwhile do not move the pages;
-        one deleted while the list is read shifts the next page by one, which can
-        leave one campaign unseen for this run (its mailings are then looked up as
-        transactional mails). A 404 (a client without Smart Campaigns) or a 403 (an
-        API user not allowed to read them: logged as a warning) is an empty list.
+        ``resultView=DETAILED`` (with the message nodes), sorted by id. A 404 (a client
+        without that kind) or a 403 (an API user not allowed to read it: logged as a
+        warning, once) is an empty list.
         """
         params = {
             "offset": offset,
@@ -138,45 +165,59 @@ class RestClient:
             "sort": "id",
             "direction": "DESC",
         }
-        response = self.get("/smartcampaigns", params, forbidden_ok=True)
+        path = f"/{kind}"
+        response = self.get(path, params, forbidden_ok=True)
         if response.status_code == 403:
-            log.warning(
-                "Optimizely refused GET /smartcampaigns (HTTP 403): the API user may not read Smart "
-                "Campaigns, so click URLs of their mailings cannot be looked up"
-            )
+            self._refused(_NAMES[kind], path)
             return []
         if response.status_code == 404:
             return []
-        body = self._json("/smartcampaigns", response)
+        body = self._json(path, response)
         elements = body.get("elements") if isinstance(body, dict) else None
         if not isinstance(elements, list):
             raise msgevents.ProviderUnavailableError(
-                "Optimizely REST /smartcampaigns answered without an 'elements' list"
+                f"Optimizely REST {path} answered without an 'elements' list"
             )
         return elements
 
-    def tracking_links(self, mailing_id: str, campaign_id: str | None) -> dict[str, str] | None:
-        """Link id → URL of a mailing, or ``None`` when Optimizely does not know it there.
+    def message_nodes(self, kind: str, owner: str) -> list[Any]:
+        """The message nodes of one list element that came without them.
 
-        A mailing of Smart Campaign ``campaign_id`` is asked for on the Smart Campaign
-        path; without a campaign id, on the transactional-mail path.
+        ``GET /smartcampaigns/{id}/messages`` for a Smart Campaign, ``GET /{kind}/{id}``
+        (its ``message``) for a transactional or confirmation mail; 403/404 → none.
         """
-        if campaign_id is not None:
-            path = f"/smartcampaigns/{campaign_id}/messages/{mailing_id}/tracking/links"
-        else:
-            path = f"/transactionalmail/{mailing_id}/message/tracking/links"
+        path = f"/smartcampaigns/{owner}/messages" if kind == "smartcampaigns" else f"/{kind}/{owner}"
+        response = self.get(path, forbidden_ok=True)
+        if response.status_code in (403, 404):
+            return []
+        body = self._json(path, response)
+        if isinstance(body, dict):
+            body = [body["message"]] if isinstance(body.get("message"), dict) else body.get("messages")
+        return body if isinstance(body, list) else []
+
+    def tracking_links(self, kind: str, owner: str, mailing_id: str) -> dict[str, str] | None:
+        """Link id → URL of mailing ``mailing_id`` of ``owner`` (a ``kind`` element); ``None`` if unknown.
+
+        403: the API user may not read links (one warning); 400: per the OpenAPI, the
+        mailing has more than :data:`MAX_LINKS` links, which Optimizely does not list
+        (counted in :attr:`too_many_links`); 404/409: not this client's.
+        """
+        path = _LINK_PATHS[kind].format(owner=owner, mailing=mailing_id)
         response = self.get(path, forbidden_ok=True)
         if response.status_code == 403:
-            if not self._links_refused:
-                self._links_refused = True
-                log.warning(
-                    "Optimizely refused GET %s (HTTP 403): the API user may not read tracking links, "
-                    "so clicks without a URL in the closed-loop data are delivered without one",
-                    path,
-                )
+            self._refused("tracking links", path)
             return None
-        if response.status_code in (400, 404, 409):
-            return None  # not this kind of mailing (or not this client's)
+        if response.status_code == 400:
+            if mailing_id not in self.too_many_links:
+                log.warning(
+                    "Optimizely refused the tracking links of mailing %s (HTTP 400): %s",
+                    mailing_id,
+                    _TOO_MANY,
+                )
+            self.too_many_links.add(mailing_id)
+            return None
+        if response.status_code in (404, 409):
+            return None
         if not response.ok:
             raise msgevents.ProviderUnavailableError(
                 f"Optimizely REST GET {path} answered HTTP {response.status_code}"
@@ -195,112 +236,32 @@ class RestClient:
             if isinstance(link, dict) and link.get("id") is not None and link.get("url")
         }
 
+    def _refused(self, what: str, path: str) -> None:
+        if what not in self.refused:
+            self.refused.add(what)
+            log.warning("Optimizely refused GET %s (HTTP 403): %s", path, _refusal(what))
+
+    def warnings(self) -> list[str]:
+        """This run's look-up problems, once each, for the run's summary."""
+        found = [
+            f"Optimizely answered HTTP 403 for {what}: {_refusal(what)}" for what in sorted(self.refused)
+        ]
+        if self.too_many_links:
+            mailings = ", ".join(sorted(self.too_many_links))
+            found.append(
+                f"Optimizely refused the tracking links of mailing {mailings} (HTTP 400): {_TOO_MANY}"
+            )
+        return found
+
+
+def _refusal(what: str) -> str:
+    if what == "tracking links":
+        return "the API user may not read tracking links, so clicks without a URL are delivered without one"
+    return f"the API user may not read {what}, so click URLs of their mailings cannot be looked up"
+
 
 def _created(element: dict[str, Any]) -> Any:
     try:
         return parse_iso8601(element.get("created"))  # type: ignore[arg-type]
     except TimestampError:
         return None
-
-
-class CampaignDirectory:
-    """Mailing id → Smart Campaign id, read from ``GET /smartcampaigns`` as far as needed.
-
-    The closed-loop rows and REST unsubscribes carry a mailing id, never the Smart
-    Campaign holding it (a campaign holds one or more mailings: splits, A/B tests).
-    Pages of :data:`CAMPAIGN_PAGE` campaigns, newest first, are read only while a
-    mailing asked for is not yet known: the mailings a run collects are recent, so
-    that is usually one request per run. A mailing in no Smart Campaign (a
-    transactional mail) is known to be one only after the last page.
-    """
-
-    def __init__(self, rest: RestClient, page_size: int = CAMPAIGN_PAGE) -> None:
-        self.rest = rest
-        self.page_size = page_size
-        self._campaigns: dict[str, str] = {}
-        self._offset = 0
-        self.complete = False
-
-    def campaign_of(self, mailing_id: str, *, read_all: bool = True) -> str | None:
-        """The Smart Campaign id of ``mailing_id``; ``None`` if it is in none.
-
-        With ``read_all=False`` no page beyond the first is read: ``None`` then
-        means "not among the newest campaigns" unless :attr:`complete`.
-        """
-        while mailing_id not in self._campaigns and not self.complete and (read_all or self._offset == 0):
-            self._read_page()
-        return self._campaigns.get(mailing_id)
-
-    def _read_page(self) -> None:
-        campaigns = self.rest.smart_campaigns(self._offset, self.page_size)
-        for campaign in campaigns:
-            if not isinstance(campaign, dict) or campaign.get("id") is None:
-                continue
-            nodes = list(campaign.get("messages") or [])
-            if isinstance(campaign.get("message"), dict):
-                nodes.append(campaign["message"])
-            for node in nodes:
-                if isinstance(node, dict) and node.get("mailingId") is not None:
-                    self._campaigns.setdefault(str(node["mailingId"]), str(campaign["id"]))
-        self._offset += len(campaigns)
-        if len(campaigns) < self.page_size:
-            self.complete = True
-
-    def fill(self, records: list[msgevents.Record], mailing_key: str) -> list[msgevents.Record]:
-        """The records with a :data:`CAMPAIGN_KEY` entry: their mailing's Smart Campaign id, if any."""
-        filled = []
-        for record in records:
-            mailing = str(record.data.get(mailing_key) or "").strip()
-            if record.error is None and mailing.isdigit() and mailing != "0":
-                campaign = self.campaign_of(mailing)
-                if campaign is not None:
-                    record = record._replace(data={**record.data, CAMPAIGN_KEY: campaign})
-            filled.append(record)
-        return filled
-
-
-class LinkResolver:
-    """Fills ``link_url`` of click records from the tracking links, cached per mailing.
-
-    Where the links are asked for depends on the mailing's kind: the mailing of a
-    Smart Campaign on the campaign's path, otherwise on the transactional-mail
-    path. To spare reading every Smart Campaign for a transactional mail, a mailing
-    not in the first page of campaigns (or the pages read already) is tried as a
-    transactional mail first, and only then looked for on the rest of the list.
-    """
-
-    def __init__(self, rest: RestClient, campaigns: CampaignDirectory) -> None:
-        self.rest = rest
-        self.campaigns = campaigns
-        self.cache: dict[str, dict[str, str] | None] = {}
-
-    def fill(self, records: list[msgevents.Record]) -> list[msgevents.Record]:
-        """The records with empty ``link_url`` filled where the link id is known."""
-        filled = []
-        for record in records:
-            data = record.data
-            if record.error is None and not (data.get("link_url") or "").strip():
-                url = self.url(data.get("mailing_id") or "", data.get("link_id") or "")
-                if url:
-                    record = record._replace(data={**data, "link_url": url})
-            filled.append(record)
-        return filled
-
-    def url(self, mailing_id: str, link_id: str) -> str | None:
-        mailing_id, link_id = mailing_id.strip(), link_id.strip()
-        if not (mailing_id.isdigit() and link_id):
-            return None
-        if mailing_id not in self.cache:
-            self.cache[mailing_id] = self._links(mailing_id)
-        links = self.cache[mailing_id]
-        return links.get(link_id) if links else None
-
-    def _links(self, mailing_id: str) -> dict[str, str] | None:
-        campaign = self.campaigns.campaign_of(mailing_id, read_all=False)
-        if campaign is not None:
-            return self.rest.tracking_links(mailing_id, campaign)
-        links = self.rest.tracking_links(mailing_id, None)  # a transactional mail?
-        if links is not None or self.campaigns.complete:
-            return links
-        campaign = self.campaigns.campaign_of(mailing_id)  # an older Smart Campaign's mailing
-        return self.rest.tracking_links(mailing_id, campaign) if campaign is not None else None

@@ -2,7 +2,7 @@
 
 Credentials are optional here and required only when pulling (``--input`` runs
 need none). The closed-loop row layout is not published by Optimizely, so every
-column list is a setting (see ``reference/episerver.md`` §7 and the README).
+column list is a setting (see the plugin README, "ASSUMPTIONS: the closed-loop row layout").
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ __all__ = [
     "COLUMN_NAMES",
     "DEFAULT_COLUMNS",
     "EXPORT_STREAMS",
+    "MEDIA_TYPES",
     "REQUIRED_COLUMNS",
     "STREAMS",
     "EpiserverSettings",
@@ -30,7 +31,7 @@ STREAMS = ("recipients", "opens", "clicks", "responses", "unsubscribes")
 EXPORT_STREAMS = STREAMS[:4]
 
 _BASE = ("mailing_id", "recipient_list_id", "recipient_id", "timestamp")
-#: The default row layouts of ``reference/episerver.md`` §7.
+#: The default row layouts (the plugin README's assumptions; Optimizely publishes none).
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "recipients": _BASE,
     "opens": _BASE,
@@ -48,6 +49,9 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "responses": ("mailing_id", "recipient_id", "timestamp", "category"),
     "unsubscribes": ("recipient_id", "timestamp"),
 }
+#: The unsubscribe lists of ``GET /unsubscribes``: GLOBAL (no ``mediaType``, the API's default)
+#: and the ``mediaType`` values of Optimizely's OpenAPI.
+MEDIA_TYPES = ("GLOBAL", "EMAIL", "SMS", "PUSH", "FAX", "LETTER", "PRINT")
 #: Optimizely keeps closed-loop data 30 days after dispatch.
 RETENTION = timedelta(days=30)
 EPOCH_FORMATS = ("epoch_millis", "epoch_seconds", "iso8601")
@@ -136,6 +140,12 @@ class EpiserverSettings(msgevents.ProviderSettings):
         "REST tracking links (as a pull does, so the event id is the same) when CLIENT_ID, USERNAME "
         "and PASSWORD are set; never = read files offline and deliver such clicks without url.",
     )
+    unsubscribe_media_types: str = Field(
+        "GLOBAL,EMAIL",
+        description="The unsubscribe lists read from REST GET /unsubscribes, comma-separated: GLOBAL "
+        "(asked without mediaType, Optimizely's default: unsubscribed from everything) and the "
+        "channels' own lists EMAIL, SMS, PUSH, FAX, LETTER, PRINT (asked with mediaType=…).",
+    )
     page_size: int = Field(1000, ge=1, le=1000, description="Rows per SOAP/REST page (at most 1000).")
     lookback: timedelta = Field(
         timedelta(days=7),
@@ -175,6 +185,17 @@ class EpiserverSettings(msgevents.ProviderSettings):
         stream = info.field_name.removeprefix("columns_")
         return ",".join(parse_columns(stream, value))
 
+    @field_validator("unsubscribe_media_types")
+    @classmethod
+    def _known_media_types(cls, value: str) -> str:
+        names = [name.strip().upper() for name in value.split(",")]
+        unknown = [name or "(empty)" for name in names if name not in MEDIA_TYPES]
+        if unknown:
+            raise ValueError(f"unknown media type(s) {', '.join(unknown)}; known: {', '.join(MEDIA_TYPES)}")
+        if len(set(names)) != len(names):
+            raise ValueError("a media type is named twice")
+        return ",".join(names)
+
     @field_validator("timestamp_format")
     @classmethod
     def _known_format(cls, value: str) -> str:
@@ -201,6 +222,10 @@ class EpiserverSettings(msgevents.ProviderSettings):
     def columns(self, stream: str) -> tuple[str, ...]:
         """The column names of ``stream`` rows, in order."""
         return tuple(getattr(self, f"columns_{stream}").split(","))
+
+    def media_types(self) -> tuple[str, ...]:
+        """The unsubscribe lists to read, in order (``GLOBAL`` = without ``mediaType``)."""
+        return tuple(self.unsubscribe_media_types.split(","))
 
     def soap_credentials(self) -> tuple[str, str]:
         """(user, password) of the SOAP login: the SOAP_* ones, else the REST ones."""

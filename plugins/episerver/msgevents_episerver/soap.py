@@ -1,8 +1,9 @@
 """SOAP 1.1 rpc/encoded for Optimizely Campaign: envelopes, results and the login session.
 
 Envelopes are written and parsed with the standard library; no WSDL is read at
-run time. The contract (``reference/episerver.md`` §7): the body element is the
-method name in namespace ``urn:api.broadmail.de/soap11/Rpc<Service>``,
+run time. The contract, as public rpc/encoded clients use it (see the plugin
+README): the body element is the method name in namespace
+``urn:api.broadmail.de/soap11/Rpc<Service>``,
 parameters are positional ``in0, in1, …`` typed ``xsd:string|long|int``, the
 result is the one element inside ``<{method}Response>`` (``<{method}Return>`` or
 ``<return>``), and a ``String[][]`` is read by position: the return element's

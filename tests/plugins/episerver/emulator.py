@@ -1,15 +1,15 @@
 """A local Optimizely Campaign (Episerver) API for tests: SOAP closed loop, REST, faults.
 
-It implements the contract msgevents is built against (``reference/episerver.md``
-§7) on ``127.0.0.1`` and a random port, strictly enough to catch client
+It serves, on ``127.0.0.1`` and a random port, strictly enough to catch client
 mistakes: SOAP ``SessionWebservice`` (``login``/``logout``, sessions that
 expire), ``ClosedLoopWebservice`` (``getCurrentTime``, ``getRecipients``,
 ``getOpens``, ``getClicks``, ``getResponses`` with ``since``/``until`` on the
-rows' export-file time and real ``startRow`` paging, at most 1000 rows), REST
-``GET /rest/{clientId}/unsubscribes`` (offset/limit, ``sort=created``,
-ASC/DESC, limit < 10000), ``GET /smartcampaigns`` (offset/limit, sort,
-``resultView=DETAILED`` with the campaigns' mailings), tracking links (Smart
-Campaign path with the right campaign id, transactional path),
+rows' export-file time and real ``startRow`` paging, at most 1000 rows; the
+row layout is the plugin README's, which Optimizely does not publish), and the
+REST API as Optimizely's OpenAPI (https://api.campaign.episerver.net/rest/openapi.json)
+describes it — unsubscribes per media type, the Smart Campaign, transactional
+mail and confirmation lists with their message nodes, tracking links on each
+kind's path with its own id (see ``emulator_rest.py``) — plus
 ``/users/authenticated``, HTTP Basic auth, and injected faults.
 Standard library only, so it also runs as a plain script.
 
@@ -36,15 +36,17 @@ Constructor options: ``client_id`` / ``username`` / ``password`` (defaults
 seconds (20 minutes) on ``clock`` (injectable), ``now_ms`` (what
 ``getCurrentTime`` answers; default ``dataset.now_ms``, 2024-11-05T00:00Z for
 generated datasets), ``return_style`` (``method`` = ``<getOpensReturn>``,
-``return``, or Axis ``multiref``) and ``port``.
+``return``, or Axis ``multiref``), ``detailed_lists`` (``False``: a server that
+ignores ``resultView=DETAILED``, so list elements carry no message nodes) and ``port``.
 
 ``Dataset`` holds the rows each method serves (``ExportRow(file_time, cells)``,
 ``None`` cell = ``xsi:nil``), the REST unsubscribe elements and the tracking
 links per mailing; ``Dataset.generate`` builds a deterministic, realistic one
 (``numeric_share`` customer numbers instead of e-mails, ``foreign_emails``
 outside example.com, ``malformed`` broken opens rows, half of the clicks
-without ``link_url``, the last mailing transactional, the others each in a
-Smart Campaign whose id is not the mailing id);
+without ``link_url``, the last mailing a transactional mail, the others each in a
+Smart Campaign, optionally an opt-in confirmation mail — each with an id that is
+not the mailing id);
 ``dataset.expected(stream, since_ms, until_ms)`` lists what a window returns
 and ``dataset.unsubscribes_between(since_ms, until_ms)`` the REST entries.
 
@@ -57,9 +59,11 @@ faultcode, default ``soapenv:Server``; ``rate=0.1`` hits a seeded tenth of the
 matching calls) and ``garbage`` (a
 200 that is neither XML nor JSON). The target is a SOAP method (``login``,
 ``getOpens``…), a REST route (``unsubscribes``, ``smartcampaigns``,
-``tracking_links``, ``users``), or ``soap`` / ``rest`` / ``*``; ``after`` matching requests pass
-first, then ``times`` of them are hit (0 = all that follow). Wrong
-credentials are refused without any fault (SOAP login fault, REST 401).
+``transactionalmail``, ``confirmations`` (the lists), ``messages`` (a Smart Campaign's),
+``mailing`` (one transactional or confirmation mail), ``tracking_links``, ``users``),
+or ``soap`` / ``rest`` / ``*``; ``after`` matching requests pass first, then
+``times`` of them are hit (0 = all that follow). Wrong credentials are refused
+without any fault (SOAP login fault, REST 401).
 
 Out of process::
 
@@ -96,6 +100,13 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
+
+try:
+    from .emulator_rest import answer as rest_answer
+    from .emulator_rest import route_of
+except ImportError:  # run as a script: its folder is on sys.path
+    from emulator_rest import answer as rest_answer  # type: ignore[no-redef]
+    from emulator_rest import route_of  # type: ignore[no-redef]
 
 __all__ = ["DAY_MS", "Dataset", "EpiserverEmulator", "ExportRow", "Fault", "ReceivedRequest"]
 
@@ -140,9 +151,11 @@ class Dataset:
     """What the emulator serves. Rows per SOAP stream, REST elements, tracking links.
 
     ``links`` maps a mailing id to its tracking links (``{"id", "url", …}``);
-    ``campaigns`` maps a mailing id to its Smart Campaign id (default: the
-    mailing id); mailings in ``transactional`` answer only on the
-    transactional-mail tracking path.
+    ``campaigns`` maps a mailing id to the id of the Smart Campaign holding it,
+    ``transactional`` to its transactional mail's id and ``confirmations`` to its
+    opt-in confirmation mail's id (each with its own id, as in Optimizely's
+    OpenAPI: the mailing id is only in the message node). A mailing in none of
+    them has no tracking links anywhere (404).
     """
 
     recipients: list[ExportRow] = field(default_factory=list)
@@ -152,7 +165,8 @@ class Dataset:
     unsubscribes: list[dict] = field(default_factory=list)
     links: dict[str, list[dict]] = field(default_factory=dict)
     campaigns: dict[str, str] = field(default_factory=dict)
-    transactional: set[str] = field(default_factory=set)
+    transactional: dict[str, str] = field(default_factory=dict)
+    confirmations: dict[str, str] = field(default_factory=dict)
     now_ms: int = DAY_MS + 24 * HOUR_MS
 
     def rows(self, stream: str) -> list[ExportRow]:
@@ -178,6 +192,7 @@ class Dataset:
         numeric_share: float = 0.25,
         foreign_emails: int = 0,
         malformed: int = 0,
+        confirmation: bool = False,
         start_ms: int = DAY_MS,
     ) -> Dataset:
         """A deterministic campaign day: sends, opens, clicks, bounces, unsubscribes.
@@ -187,6 +202,9 @@ class Dataset:
         prove cassette scrubbing); ``malformed`` opens rows are broken (bad
         timestamp, a missing cell, a nil recipient…). Half of the click rows
         carry no ``link_url``, so a client must resolve their ``link_id``.
+        The last of several ``mailings`` is a transactional mail (id 700100 + n),
+        the others are each in a Smart Campaign (500100 + n); ``confirmation`` adds
+        one more mailing, an opt-in confirmation mail (800100 + n).
         """
         rng = random.Random(seed)
         people = []
@@ -199,7 +217,7 @@ class Dataset:
                 people.append(f"{_FIRST[n % 10]}.{_LAST[(n * 3) % 8]}{n}@example.com")
         data = cls(now_ms=start_ms + 24 * HOUR_MS)
         list_id = "987654"
-        for m in range(mailings):
+        for m in range(mailings + int(confirmation)):
             mailing = str(304405 + m)
             links = [
                 {"id": 11 + m * 10 + k, "url": f"https://shop.example.com/{mailing}/offer-{k}",
@@ -208,8 +226,10 @@ class Dataset:
                 for k in range(3)
             ]  # fmt: skip
             data.links[mailing] = links
-            if m == mailings - 1 and mailings > 1:
-                data.transactional.add(mailing)
+            if m == mailings:
+                data.confirmations[mailing] = str(800100 + m)
+            elif m == mailings - 1 and mailings > 1:
+                data.transactional[mailing] = str(700100 + m)
             else:
                 data.campaigns[mailing] = str(500100 + m)
             sent_base = start_ms + m * 4 * HOUR_MS
@@ -272,7 +292,7 @@ def _unsubscribe(person: str, mailing: str | None, list_id: str, created_ms: int
         "recipientId": person,
         "reason": "unsubscribe link" if mailing else "preference center",
         "created": _ms_to_iso(created_ms),
-        "mediaType": "EMAIL",
+        "mediaType": "EMAIL" if mailing else "GLOBAL",  # a global one: no channel, no mailing
     }
     if mailing is not None:
         element["mailingId"] = int(mailing)
@@ -396,6 +416,7 @@ class EpiserverEmulator:
         session_ttl: float = 20 * 60,
         now_ms: int | None = None,
         return_style: str = "method",
+        detailed_lists: bool = True,
         clock: Callable[[], float] = time.monotonic,
         port: int = 0,
     ) -> None:
@@ -408,6 +429,7 @@ class EpiserverEmulator:
         self.session_ttl = session_ttl
         self.now_ms = now_ms
         self.return_style = return_style
+        self.detailed_lists = detailed_lists
         self.clock = clock
         self._faults = list(faults)
         self._requests: list[ReceivedRequest] = []
@@ -727,7 +749,7 @@ class _Handler(BaseHTTPRequestHandler):
         emu = self.emu
         record = ReceivedRequest("GET", path, query)
         parts = path.strip("/").split("/")
-        route = _rest_route(parts[2:])
+        route = route_of(parts[2:])
         record.user = _basic_user(self.headers.get("Authorization"))
         emu._log(record)
         fault = emu._fault_for([route, "rest"])
@@ -737,15 +759,10 @@ class _Handler(BaseHTTPRequestHandler):
             record.status = 401
             self._text(401, "Unauthorized", {"WWW-Authenticate": 'Basic realm="api"'})
             return
-        status, payload = 404, {"error": "not found"}
-        if route == "unsubscribes":
-            status, payload = _unsubscribes_page(emu.dataset, query)
-        elif route == "smartcampaigns":
-            status, payload = _smart_campaigns_page(emu.dataset, query)
-        elif route == "tracking_links":
-            status, payload = _tracking_links(emu.dataset, parts[2:])
-        elif route == "users":
+        if route == "users":
             status, payload = 200, {"id": 1, "name": emu.username, "clientId": int(emu.client_id)}
+        else:
+            status, payload = rest_answer(emu.dataset, parts[2:], query, detailed=emu.detailed_lists)
         record.status = status
         self._json(status, payload)
 
@@ -833,18 +850,6 @@ def _table(method: str, rows: list[tuple[str | None, ...]], style: str) -> str |
     return head + "".join(body) + f"</{outer}>"
 
 
-def _rest_route(parts: list[str]) -> str:
-    if parts == ["unsubscribes"]:
-        return "unsubscribes"
-    if parts == ["smartcampaigns"]:
-        return "smartcampaigns"
-    if parts == ["users", "authenticated"]:
-        return "users"
-    if parts[-2:] == ["tracking", "links"]:
-        return "tracking_links"
-    return "other"
-
-
 def _basic_user(header: str | None) -> str | None:
     if not header or not header.startswith("Basic "):
         return None
@@ -852,88 +857,6 @@ def _basic_user(header: str | None) -> str | None:
         return base64.b64decode(header[6:]).decode().partition(":")[0]
     except (ValueError, UnicodeDecodeError):
         return None
-
-
-class _BadQuery(Exception):
-    """A REST query the real API answers with 400."""
-
-
-def _paging(query: dict[str, list[str]], sorts: tuple[str, ...]) -> tuple[int, int, str, str]:
-    """``offset``, ``limit`` (< 10000), ``sort`` (one of ``sorts``) and ``direction`` of a list query."""
-
-    def one(name: str, default: str) -> str:
-        return query.get(name, [default])[0]
-
-    try:
-        offset, limit = int(one("offset", "0")), int(one("limit", "100"))
-    except ValueError:
-        raise _BadQuery("offset and limit must be integers") from None
-    if limit >= 10000 or limit < 1 or offset < 0:
-        raise _BadQuery("Invalid limit request. Change the limit to less than 10000.")
-    sort, direction = one("sort", "created"), one("direction", "ASC")
-    if sort not in sorts:
-        raise _BadQuery(f"invalid sort {sort!r}")
-    if direction not in ("ASC", "DESC"):
-        raise _BadQuery(f"invalid direction {direction!r}")
-    return offset, limit, sort, direction
-
-
-def _unsubscribes_page(dataset: Dataset, query: dict[str, list[str]]) -> tuple[int, object]:
-    try:
-        offset, limit, sort, direction = _paging(
-            query, ("id", "reason", "recipientListId", "mailingId", "created")
-        )
-    except _BadQuery as exc:
-        return 400, {"error": str(exc)}
-    elements = sorted(dataset.unsubscribes, key=lambda u: (u.get(sort) is None, u.get(sort) or 0))
-    if direction == "DESC":
-        elements.reverse()
-    page = elements[offset : offset + limit]
-    return 200, {"elements": page, "count": len(page), "offset": offset, "limit": limit}
-
-
-def _smart_campaigns_page(dataset: Dataset, query: dict[str, list[str]]) -> tuple[int, object]:
-    """``GET /smartcampaigns``: the Smart Campaigns of ``dataset.campaigns``, paged and sorted."""
-    sorts = ("id", "name", "description", "status", "created", "modified", "started", "finished")
-    try:
-        offset, limit, sort, direction = _paging(query, sorts)
-    except _BadQuery as exc:
-        return 400, {"error": str(exc)}
-    view = query.get("resultView", ["SUMMARY"])[0]
-    if view not in ("SUMMARY", "DETAILED"):
-        return 400, {"error": f"invalid resultView {view!r}"}
-    held: dict[str, list[str]] = {}
-    for mailing, campaign in dataset.campaigns.items():
-        held.setdefault(campaign, []).append(mailing)
-    campaigns = []
-    for campaign, mailings in held.items():
-        element: dict[str, object] = {
-            "id": int(campaign), "name": f"campaign {campaign}", "status": "finished", "type": "regular",
-            "created": _ms_to_iso(DAY_MS - int(campaign) % 1000 * HOUR_MS),
-        }  # fmt: skip
-        if view == "DETAILED":
-            element["messages"] = [
-                {"nodeId": f"n{m}", "mailingId": int(m), "name": f"mailing {m}", "mediaType": "email"}
-                for m in sorted(mailings)
-            ]
-        campaigns.append(element)
-    key = "id" if sort == "id" else "created"
-    campaigns.sort(key=lambda c: c[key], reverse=direction == "DESC")  # type: ignore[arg-type,return-value]
-    page = campaigns[offset : offset + limit]
-    return 200, {"elements": page, "count": len(page), "offset": offset, "limit": limit}
-
-
-def _tracking_links(dataset: Dataset, parts: list[str]) -> tuple[int, object]:
-    if parts[0] == "smartcampaigns" and len(parts) == 6 and parts[2] == "messages":
-        campaign, mailing = parts[1], parts[3]
-        known = mailing in dataset.links and mailing not in dataset.transactional
-        if known and dataset.campaigns.get(mailing, mailing) == campaign:
-            return 200, dataset.links[mailing]
-    elif parts[0] == "transactionalmail" and len(parts) == 5 and parts[2] == "message":
-        mailing = parts[1]
-        if mailing in dataset.transactional:
-            return 200, dataset.links.get(mailing, [])
-    return 404, {"error": "mailing not found"}
 
 
 # -- command line ----------------------------------------------------------------------------

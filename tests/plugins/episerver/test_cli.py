@@ -172,3 +172,27 @@ def test_live_runs_complete_with_one_soap_call_in_ten_failing_with_a_server_faul
     events = [obj["event"] for obj in feed_objects(tmp_path)]
     assert events.count("Message Sent") == len(DATASET.recipients)
     assert first["provider_http"]["retries"] >= 1
+
+
+def test_clicks_left_without_url_are_counted_once_in_the_summary_and_the_report(live_emulator, tmp_path):
+    """A mailing no list of Optimizely's holds: its URL-less clicks are delivered; the run says so once."""
+    dataset = Dataset.generate(seed=5, mailings=2, recipients=30)
+    unknown = sorted(dataset.campaigns)[0]
+    del dataset.campaigns[unknown]
+    without = [r for r in dataset.clicks if r.cells[0] == unknown and r.cells[5] is None]
+    assert len(without) >= 2
+    emulator = live_emulator(dataset, [])
+    report = str(tmp_path / "report.json")
+
+    run = collect_to(emulator, tmp_path, f"feed:{tmp_path / 'feeds'}", {}, "--report", report)
+
+    assert run.returncode == 0, run.stderr
+    warnings = [w for w in json.loads(Path(report).read_text())["warnings"] if "without url" in w]
+    assert warnings == [
+        f"{len(without)} click(s) were delivered without url: their link could not be resolved through "
+        f"Optimizely's tracking links (mailing {unknown}); each keeps its link id in its event id"
+    ]
+    assert (run.stdout + run.stderr).count("delivered without url") == 1
+    clicks = [obj for obj in feed_objects(tmp_path) if obj["event"] == "Message Clicked"]
+    assert len(clicks) == len(dataset.clicks)  # every click delivered, URL-less ones too
+    assert sum(1 for obj in clicks if not obj.get("url")) == len(without)

@@ -260,6 +260,39 @@ def test_event_id_tells_events_apart(provider):
     assert len(ids) == len(variants)
 
 
+def test_url_less_clicks_on_two_links_stay_two_events(provider):
+    """One recipient, one millisecond, two links Optimizely could not resolve: two event ids."""
+    first = one(provider, row("clicks", link_id="11", link_url=""))
+    second = one(provider, row("clicks", link_id="12", link_url=""))
+    again = one(provider, row("clicks", link_id="11", link_url=""))
+
+    assert first.url is None
+    assert second.url is None
+    assert first.event_id != second.event_id
+    assert again.event_id == first.event_id  # still deterministic
+
+
+def test_a_click_with_url_keeps_the_core_event_id(provider):
+    """Only URL-less clicks put the link id into the id: resolved clicks keep the documented hash."""
+    event = one(provider, row("clicks", link_id="11", link_url="https://shop.example.com/a"))
+    no_link = one(provider, row("clicks", link_id="", link_url=""))
+
+    expected = msgevents.compute_event_id(
+        "episerver", "123456", EventType.CLICKED, "jane@example.com", "304405", "https://shop.example.com/a",
+        parse_epoch_millis(int(MS)),
+    )  # fmt: skip
+    assert event.event_id == expected
+    assert no_link.event_id == msgevents.compute_event_id(
+        "episerver",
+        "123456",
+        EventType.CLICKED,
+        "jane@example.com",
+        "304405",
+        None,
+        parse_epoch_millis(int(MS)),
+    )
+
+
 def test_account_is_empty_without_a_client_id():
     """--input runs without a client id: account "" (events still map)."""
     provider = EpiserverProvider(EpiserverSettings())

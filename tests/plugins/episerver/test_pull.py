@@ -248,22 +248,25 @@ def test_clicks_without_url_are_resolved_through_tracking_links(episerver, playe
     calls = played()
     lookups = [c for c in calls if c.endswith("/tracking/links")]
     assert len(lookups) == len(set(lookups))  # cached per mailing
-    # each mailing on its own path: a Smart Campaign's with the campaign's id, found in one
-    # page of GET /smartcampaigns; the transactional one on the transactional-mail path
+    # each mailing on its owner's path with the owner's own id (never the mailing id): a Smart
+    # Campaign's found in one page of GET /smartcampaigns, the transactional mail's in one page
+    # of GET /transactionalmail
     expected = {
         f"GET /smartcampaigns/{DATASET.campaigns[m]}/messages/{m}/tracking/links"
         if m in DATASET.campaigns
-        else f"GET /transactionalmail/{m}/message/tracking/links"
+        else f"GET /transactionalmail/{DATASET.transactional[m]}/message/tracking/links"
         for m in {r.data["mailing_id"] for r in records if r.data["link_id"]}
     }
     assert set(lookups) == expected
-    assert DATASET.transactional & {r.data["mailing_id"] for r in records}
-    assert all(m != c for m, c in DATASET.campaigns.items())
+    assert DATASET.transactional.keys() & {r.data["mailing_id"] for r in records}
+    assert all(m != c for m, c in {**DATASET.campaigns, **DATASET.transactional}.items())
     assert calls.count("GET /smartcampaigns") == 1
+    assert calls.count("GET /transactionalmail") == 1
+    assert provider.run_warnings() == []
 
 
-def test_unresolvable_click_is_delivered_without_url(episerver, played):
-    """A mailing Optimizely does not know: its clicks keep no URL and still map."""
+def test_unresolvable_click_is_delivered_without_url_and_counted_once(episerver, played):
+    """A mailing in no list: its clicks keep no URL, still map, and the run says how many, once."""
     dataset = Dataset.generate(seed=7, mailings=2, recipients=30)
     unknown = sorted(dataset.links)[0]
     del dataset.links[unknown]
@@ -280,9 +283,69 @@ def test_unresolvable_click_is_delivered_without_url(episerver, played):
         assert event.url is None
         assert event.event is msgevents.EventType.CLICKED
     calls = played()
-    # in no Smart Campaign (the whole list read: one short page), not a transactional mail (404)
-    assert [c for c in calls if unknown in c] == [f"GET /transactionalmail/{unknown}/message/tracking/links"]
-    assert calls.count("GET /smartcampaigns") == 1
+    # in no Smart Campaign, transactional or confirmation mail (each list one short page): no links path
+    assert [c for c in calls if unknown in c] == []
+    assert [c for c in calls if "tracking" not in c] == [
+        "login", "getClicks", "GET /smartcampaigns", "GET /transactionalmail", "GET /confirmations"
+    ]  # fmt: skip
+    (warning,) = provider.run_warnings()
+    assert warning.startswith(f"{len(without)} click(s) were delivered without url")
+    assert unknown in warning
+
+
+def test_lists_without_message_nodes_fall_back_to_each_campaigns_messages(episerver, played):
+    """A server that ignores resultView=DETAILED: GET /smartcampaigns/{id}/messages finds the mailing."""
+    provider = episerver(DATASET, emulator_options={"detailed_lists": False})
+    urls = {str(link["id"]): link["url"] for links in DATASET.links.values() for link in links}
+
+    records, _ = pull_all(provider, "clicks", WHOLE_DAY)
+
+    assert records
+    assert all(r.data["link_url"] == urls[r.data["link_id"]] for r in records)
+    calls = played()
+    for mailing, campaign in DATASET.campaigns.items():
+        assert f"GET /smartcampaigns/{campaign}/messages" in calls
+        assert f"GET /smartcampaigns/{campaign}/messages/{mailing}/tracking/links" in calls
+    for mail in DATASET.transactional.values():
+        assert f"GET /transactionalmail/{mail}" in calls  # its message node, read on its own
+        assert f"GET /transactionalmail/{mail}/message/tracking/links" in calls
+    assert provider.run_warnings() == []
+
+
+def test_opt_in_confirmation_mails_links_are_looked_up(episerver, played):
+    """A confirmation mail's clicks get their URLs from /confirmations/{id}/message/tracking/links."""
+    dataset = Dataset.generate(seed=7, mailings=2, recipients=30, confirmation=True)
+    ((mailing, confirmation),) = dataset.confirmations.items()
+    provider = episerver(dataset)
+
+    records, _ = pull_all(provider, "clicks", WHOLE_DAY)
+
+    confirmed = [r for r in records if r.data["mailing_id"] == mailing]
+    assert confirmed
+    assert all(r.data["link_url"].startswith(f"https://shop.example.com/{mailing}/") for r in confirmed)
+    assert f"GET /confirmations/{confirmation}/message/tracking/links" in played()
+    assert provider.run_warnings() == []
+
+
+def test_a_mailing_with_more_than_3000_links_is_named_in_a_warning(episerver, played):
+    """HTTP 400 on tracking links means "more than 3000 links" (OpenAPI): the warning says so."""
+    dataset = Dataset.generate(seed=7, mailings=2, recipients=30)
+    big = sorted(dataset.campaigns)[0]
+    dataset.links[big] = dataset.links[big] + [
+        {"id": 1000 + n, "url": f"https://shop.example.com/{big}/more-{n}"} for n in range(3000)
+    ]
+    provider = episerver(dataset)
+
+    records, _ = pull_all(provider, "clicks", WHOLE_DAY)
+
+    without = [r for r in records if r.data["mailing_id"] == big and not r.data["link_url"]]
+    assert without
+    warnings = provider.run_warnings()
+    assert len(warnings) == 2
+    assert warnings[0].startswith(f"{len(without)} click(s) were delivered without url")
+    assert f"mailing {big} (HTTP 400)" in warnings[1]
+    assert "more than 3000 tracking links" in warnings[1]
+    assert played().count(f"GET /smartcampaigns/{dataset.campaigns[big]}/messages/{big}/tracking/links") == 1
 
 
 def test_malformed_rows_are_flagged_and_the_rest_delivered(episerver):
@@ -426,7 +489,7 @@ def test_campaign_id_setting_gives_smart_campaign_ids_and_keeps_event_ids(episer
     for event in events + unsubscribes:
         assert event.campaign_id == DATASET.campaigns.get(event.message_id, event.message_id)
     assert {e.message_id for e in events} & set(DATASET.campaigns)  # some in a Smart Campaign
-    assert {e.message_id for e in events} & DATASET.transactional  # some not: the mailing id
+    assert {e.message_id for e in events} & DATASET.transactional.keys()  # some not: the mailing id
     assert any(e.message_id is None and e.campaign_id is None for e in unsubscribes)  # global
     assert played().count("GET /smartcampaigns") == 1
 

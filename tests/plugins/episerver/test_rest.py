@@ -26,6 +26,12 @@ def _newest_first(elements: list[dict]) -> list[dict]:
     return sorted(elements, key=lambda u: u["created"], reverse=True)
 
 
+def _of(media_type: str, elements: list[dict] | None = None) -> list[dict]:
+    return [
+        u for u in (DATASET.unsubscribes if elements is None else elements) if u["mediaType"] == media_type
+    ]
+
+
 def _offsets(vcr) -> list[int]:
     return [int(dict(r.query)["offset"]) for r in vcr.requests if r.path.endswith("/unsubscribes")]
 
@@ -33,35 +39,63 @@ def _offsets(vcr) -> list[int]:
 def test_unsubscribes_page_newest_first_and_stop_before_the_window(episerver, played, vcr):
     """Pages go back in time by offset and stop at the first entry older than since."""
     since, until = DAY_MS + 4 * HOUR_MS, DAY_MS + 8 * HOUR_MS
-    inside = DATASET.unsubscribes_between(since, until)
-    older = DATASET.unsubscribes_between(0, since)
+    inside = _of("EMAIL", DATASET.unsubscribes_between(since, until))
+    older = _of("EMAIL", DATASET.unsubscribes_between(0, since))
     assert len(inside) > 5
     assert len(older) > 10  # enough to prove the pages before them are never asked for
-    provider = episerver(DATASET, page_size=5)
+    provider = episerver(DATASET, page_size=5, unsubscribe_media_types="EMAIL")
 
     records, _ = pull_all(provider, "unsubscribes", window(since, until))
 
     assert [r.data for r in records] == _newest_first(inside)
     offsets = _offsets(vcr)
     assert offsets == list(range(0, 5 * len(offsets), 5))
-    newer = len(DATASET.unsubscribes_between(until, DATASET.now_ms + HOUR_MS))
+    newer = len(_of("EMAIL", DATASET.unsubscribes_between(until, DATASET.now_ms + HOUR_MS)))
     assert len(offsets) == (newer + len(inside)) // 5 + 1
     assert 5 * len(offsets) < len(DATASET.unsubscribes)
     query = dict(vcr.requests[0].query)
-    assert query == {"offset": "0", "limit": "5", "sort": "created", "direction": "DESC"}
+    assert query == {
+        "offset": "0",
+        "limit": "5",
+        "sort": "created",
+        "direction": "DESC",
+        "mediaType": "EMAIL",
+    }
     assert set(played()) == {"GET /unsubscribes"}
 
 
 def test_unsubscribes_end_at_a_short_page(episerver, played):
-    """A window reaching back before every entry stops at the first short page."""
+    """A window reaching back before every entry stops at the first short page, list by list."""
     provider = episerver(DATASET, page_size=7)
 
     records, sizes = pull_all(provider, "unsubscribes", window(DAY_MS - 24 * HOUR_MS, DATASET.now_ms))
 
-    assert [r.data for r in records] == _newest_first(DATASET.unsubscribes)
-    pages = len(DATASET.unsubscribes) // 7 + 1
+    assert [r.data for r in records] == _newest_first(_of("GLOBAL")) + _newest_first(_of("EMAIL"))
+    pages = len(_of("GLOBAL")) // 7 + 1 + len(_of("EMAIL")) // 7 + 1
     assert played() == ["GET /unsubscribes"] * pages
     assert sum(sizes) == len(DATASET.unsubscribes)
+
+
+def test_the_global_list_and_the_email_list_are_read_by_default(episerver, vcr):
+    """Without mediaType the API answers only its default (GLOBAL) list: EMAIL is asked for by name."""
+    provider = episerver(DATASET)
+
+    records, _ = pull_all(provider, "unsubscribes", WHOLE_DAY)
+
+    assert {r.data["mediaType"] for r in records} == {"GLOBAL", "EMAIL"}
+    assert len(records) == len(DATASET.unsubscribes)
+    assert [dict(r.query).get("mediaType") for r in vcr.requests] == [None, "EMAIL"]
+    assert [r.source for r in records][-1].startswith("GET /unsubscribes mediaType=EMAIL offset=")
+
+
+def test_media_types_are_a_setting(episerver, vcr):
+    """UNSUBSCRIBE_MEDIA_TYPES=SMS,EMAIL: each list asked for by name, in that order, none without."""
+    provider = episerver(DATASET, unsubscribe_media_types="sms, email")
+
+    records, _ = pull_all(provider, "unsubscribes", WHOLE_DAY)
+
+    assert [dict(r.query).get("mediaType") for r in vcr.requests] == ["SMS", "EMAIL"]
+    assert [r.data for r in records] == _newest_first(_of("EMAIL"))
 
 
 def test_unsubscribes_after_the_window_are_not_yielded(episerver):
@@ -113,19 +147,19 @@ def test_429_is_retried_after_the_time_retry_after_says(episerver, played, sleep
 
     assert sleeps == [2.0]
     assert len(records) == len(DATASET.unsubscribes)
-    assert played() == ["GET /unsubscribes", "GET /unsubscribes"]
+    assert played() == ["GET /unsubscribes"] * 3  # the 429 and its retry (GLOBAL), then EMAIL
 
 
 def test_server_errors_are_retried(episerver, played, sleeps):
     """503 then 502 on the second page: retried, every entry yielded once."""
     faults = [Fault.http("unsubscribes", 503, after=1), Fault.http("unsubscribes", 502, after=1)]
-    provider = episerver(DATASET, faults=faults, page_size=20)
+    provider = episerver(DATASET, faults=faults, page_size=20, unsubscribe_media_types="EMAIL")
 
     records, _ = pull_all(provider, "unsubscribes", WHOLE_DAY)
 
-    assert [r.data for r in records] == _newest_first(DATASET.unsubscribes)
+    assert [r.data for r in records] == _newest_first(_of("EMAIL"))
     assert len(sleeps) == 2
-    assert played().count("GET /unsubscribes") == len(DATASET.unsubscribes) // 20 + 1 + 2
+    assert played().count("GET /unsubscribes") == len(_of("EMAIL")) // 20 + 1 + 2
 
 
 def test_answer_that_is_not_json_is_a_provider_error(episerver):

@@ -34,6 +34,7 @@ def test_defaults(monkeypatch):
     assert settings.columns("clicks") == DEFAULT_COLUMNS["clicks"]
     assert settings.columns("clicks")[-2:] == ("link_id", "link_url")
     assert settings.columns("responses")[-1] == "category"
+    assert settings.media_types() == ("GLOBAL", "EMAIL")  # the API's default list, and e-mail's own
 
 
 def test_values_come_from_the_environment(monkeypatch):
@@ -85,6 +86,9 @@ def test_soap_credentials_default_to_the_rest_ones(monkeypatch):
         ("LOOKBACK", "PT0S", "must be positive"),
         ("CLIENT_ID", "acme", "client id is a number"),
         ("BASE_URL", "api.campaign.episerver.net", "must start with https://"),
+        ("UNSUBSCRIBE_MEDIA_TYPES", "EMAIL,MAIL", "unknown media type(s) MAIL"),
+        ("UNSUBSCRIBE_MEDIA_TYPES", "EMAIL,", "unknown media type(s) (empty)"),
+        ("UNSUBSCRIBE_MEDIA_TYPES", "EMAIL,email", "named twice"),
     ],
 )
 def test_invalid_values_name_the_variable(monkeypatch, variable, value, reason):

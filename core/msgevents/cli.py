@@ -402,7 +402,7 @@ def new_provider_command(name: str, directory: Path | None, force: bool) -> None
     click.echo(f"Created the provider plugin {name} ({layout.names.dist}):")
     for path in written:
         click.echo(f"  {path}")
-    click.echo("Next:")
+    click.echo("Next (in the virtualenv msgevents runs from: `source .venv/bin/activate` first):")
     if directory is not None:
         click.echo(f"  cd {layout.project}")
     for command in layout.commands():

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from support import ROOT, subprocess_env
 
 from msgevents import AuthError, ConfigError, Window, load_settings
 from msgevents.cli import cli
+from msgevents.http import RetriesExhaustedError
 from msgevents.scaffold import MAX_NAME_LENGTH, provider_names, write_provider
 from msgevents.testing.contract import ProviderContract
 
@@ -349,3 +351,109 @@ def test_the_generated_plugin_collects_its_sample_end_to_end(tmp_path):
     assert "queued 1" in result.stderr  # not modelled
     quarantine = sorted((tmp_path / ".msgevents" / "quarantine").glob("*.jsonl"))
     assert len([line for path in quarantine for line in path.read_text().splitlines()]) == 2
+
+
+# -- the generated provider's HTTP goes through Provider.http_client ------------------------------
+
+
+class ScriptedApi(BaseHTTPRequestHandler):
+    """``GET /v1/events`` answering ``script`` in order (then one empty page), after ``delay`` seconds."""
+
+    script: ClassVar[list[int]] = []
+    delay: ClassVar[float] = 0.0
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        time.sleep(self.delay)
+        status = self.script.pop(0) if self.script else 200
+        data = json.dumps({"items": [], "next": None}).encode() if status == 200 else b"busy"
+        try:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client timed out and went away
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def scripted_api() -> Iterator[tuple[str, type[ScriptedApi]]]:
+    ScriptedApi.script, ScriptedApi.delay, ScriptedApi.seen = [], 0.0, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedApi)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", ScriptedApi
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _pull_all(acme: ModuleType) -> tuple[object, BaseException | None]:
+    provider = acme.AcmeProvider(load_settings(acme.AcmeSettings))
+    window = Window(datetime(2024, 11, 4, tzinfo=UTC), datetime(2024, 11, 5, tzinfo=UTC))
+    try:
+        list(provider.pull("events", window))
+    except RetriesExhaustedError as exc:
+        return provider, exc
+    finally:
+        provider.close()
+    return provider, None
+
+
+def test_the_generated_provider_honours_the_http_retries_setting(acme, scripted_api, monkeypatch):
+    url, api = scripted_api
+    api.script = [503] * 10
+    monkeypatch.setenv("MSGEVENTS_ACME_BASE_URL", url)
+    monkeypatch.setenv("MSGEVENTS_ACME_API_KEY", "good-key")
+    monkeypatch.setenv("MSGEVENTS_ACME_HTTP_RETRIES", "2")
+    provider, error = _pull_all(acme)
+    assert isinstance(error, RetriesExhaustedError)
+    assert "failed 2 times" in str(error)
+    assert len(api.seen) == 2  # not the default 6
+    assert (provider.stats.requests, provider.stats.retries) == (2, 1)  # counted for the report
+
+
+def test_the_generated_provider_honours_the_http_timeout_setting(acme, scripted_api, monkeypatch):
+    url, api = scripted_api
+    api.delay = 1.5
+    monkeypatch.setenv("MSGEVENTS_ACME_BASE_URL", url)
+    monkeypatch.setenv("MSGEVENTS_ACME_API_KEY", "good-key")
+    monkeypatch.setenv("MSGEVENTS_ACME_HTTP_RETRIES", "1")
+    monkeypatch.setenv("MSGEVENTS_ACME_HTTP_TIMEOUT", "0.2")
+    started = time.monotonic()
+    _provider, error = _pull_all(acme)
+    assert isinstance(error, RetriesExhaustedError)
+    assert "read timeout" in str(error)
+    assert time.monotonic() - started < 1.4  # gave up after 0.2 s, not the default 60 s
+
+
+def test_the_generated_provider_s_requests_are_in_the_run_report(tmp_path, scripted_api):
+    url, api = scripted_api
+    api.script = [503]  # one retry, then an empty page
+    write_provider("acme-mail", tmp_path)
+    project = tmp_path / "plugins" / "acme-mail"
+    install_in_place(project, "msgevents-acme-mail", "acme-mail", "msgevents_acme_mail")
+    env = subprocess_env(
+        tmp_path,
+        PYTHONPATH=str(project),
+        MSGEVENTS_ACME_MAIL_BASE_URL=url,
+        MSGEVENTS_ACME_MAIL_API_KEY="good-key",
+        MSGEVENTS_ACME_MAIL_HTTP_RETRIES="3",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "msgevents", "collect", "--provider", "acme-mail", "--to", "jsonl:-",
+         "--report", "report.json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert len(api.seen) == 2
+    assert report["provider_http"]["requests"] == 2
+    assert report["provider_http"]["retries"] == 1

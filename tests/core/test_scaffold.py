@@ -422,7 +422,7 @@ def test_the_generated_provider_honours_the_http_retries_setting(acme, scripted_
 
 def test_the_generated_provider_honours_the_http_timeout_setting(acme, scripted_api, monkeypatch):
     url, api = scripted_api
-    api.delay = 1.5
+    api.delay = 6.0
     monkeypatch.setenv("MSGEVENTS_ACME_BASE_URL", url)
     monkeypatch.setenv("MSGEVENTS_ACME_API_KEY", "good-key")
     monkeypatch.setenv("MSGEVENTS_ACME_HTTP_RETRIES", "1")
@@ -431,7 +431,7 @@ def test_the_generated_provider_honours_the_http_timeout_setting(acme, scripted_
     _provider, error = _pull_all(acme)
     assert isinstance(error, RetriesExhaustedError)
     assert "read timeout" in str(error)
-    assert time.monotonic() - started < 1.4  # gave up after 0.2 s, not the default 60 s
+    assert time.monotonic() - started < 5.0  # gave up after 0.2 s, not the default 60 s
 
 
 def test_the_generated_provider_s_requests_are_in_the_run_report(tmp_path, scripted_api):

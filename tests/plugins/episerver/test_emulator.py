@@ -136,6 +136,71 @@ def test_emulator_rejects_what_the_contract_forbids(live_emulator):
         soap_session.export_rows("getOpens", DAY_MS, DATASET.now_ms, 0, 1001)
 
 
+def test_rest_follows_the_published_openapi(live_emulator):
+    """Own ids for transactional and confirmation mails, message nodes, mediaType lists, 3000 links."""
+    dataset = Dataset.generate(seed=3, mailings=2, recipients=25, confirmation=True)
+    big = sorted(dataset.campaigns)[0]
+    dataset.links[big] = [{"id": n, "url": f"https://shop.example.com/{n}"} for n in range(3001)]
+    emulator = live_emulator(dataset)
+    root, auth = f"{emulator.base_url}/rest/123456", ("api-user@example.com", "test-password")
+
+    def get(path: str, **params: str) -> requests.Response:
+        return requests.get(root + path, params=params, auth=auth, timeout=5)
+
+    ((mailing, mail),) = dataset.transactional.items()
+    ((confirmed, confirmation),) = dataset.confirmations.items()
+    transactional = get("/transactionalmail", resultView="DETAILED").json()["elements"]
+    summary = get("/transactionalmail").json()["elements"]
+    campaign = dataset.campaigns[big]
+
+    assert mail != mailing
+    assert transactional == [{**summary[0], "message": transactional[0]["message"]}]
+    assert (transactional[0]["id"], transactional[0]["message"]["mailingId"]) == (int(mail), int(mailing))
+    assert get(f"/transactionalmail/{mail}/message/tracking/links").json() == dataset.links[mailing]
+    assert get(f"/transactionalmail/{mailing}/message/tracking/links").status_code == 404  # not its id
+    assert get(f"/transactionalmail/{mail}").json()["message"]["mailingId"] == int(mailing)
+    assert get(f"/confirmations/{confirmation}/message/tracking/links").json() == dataset.links[confirmed]
+    assert [n["mailingId"] for n in get(f"/smartcampaigns/{campaign}/messages").json()] == [int(big)]
+    too_many = get(f"/smartcampaigns/{campaign}/messages/{big}/tracking/links")
+    assert (too_many.status_code, "maximum of 3000" in too_many.text) == (400, True)
+    default = {u["mediaType"] for u in get("/unsubscribes").json()["elements"]}
+    email = {u["mediaType"] for u in get("/unsubscribes", mediaType="EMAIL").json()["elements"]}
+    assert (default, email) == ({"GLOBAL"}, {"EMAIL"})
+    assert get("/unsubscribes", mediaType="GLOBAL").status_code == 400  # the default, not a value
+    assert get("/unsubscribes", mediaType="MAIL").status_code == 400
+
+
+def test_a_server_ignoring_the_detailed_view_sends_no_message_nodes(live_emulator):
+    emulator = live_emulator(DATASET, detailed_lists=False)
+    auth = ("api-user@example.com", "test-password")
+
+    elements = requests.get(
+        f"{emulator.base_url}/rest/123456/smartcampaigns",
+        params={"resultView": "DETAILED"},
+        auth=auth,
+        timeout=5,
+    ).json()["elements"]
+
+    assert elements
+    assert all("messages" not in e and "message" not in e for e in elements)
+
+
+def test_a_share_of_soap_calls_gets_a_server_fault(live_emulator):
+    """Fault.soap_fault(rate=…): a seeded share of the matching calls, with the given faultcode."""
+    fault = Fault.soap_fault("getCurrentTime", "temporary internal error, please retry",
+                             code="soapenv:Server.generalException", times=0, rate=0.3, seed=4)  # fmt: skip
+    emulator = live_emulator(DATASET, [fault])
+    provider = provider_for(emulator)
+
+    for _ in range(40):
+        provider.now()
+
+    faulted = [r for r in emulator.requests if r.fault == "fault"]
+    assert 4 <= len(faulted) <= 24
+    assert all(r.soap_method == "getCurrentTime" and r.status == 500 for r in faulted)
+    assert len([r for r in emulator.requests if r.soap_method == "getCurrentTime" and r.status == 200]) == 40
+
+
 def test_control_endpoints(live_emulator):
     """Out-of-process tests add faults and read the request log over HTTP."""
     emulator = live_emulator(DATASET)
@@ -176,10 +241,11 @@ def test_command_line_mode_serves_until_stopped():
     """``python emulator.py`` prints its base URL and serves the generated dataset."""
     script = Path(__file__).with_name("emulator.py")
     process = subprocess.Popen(
-        [sys.executable, str(script), "--port", "0", "--recipients", "5", "--fault", "users:status:503:1"],
+        [sys.executable, str(script), "--port", "0", "--recipients", "5", "--fault", "users:status:503:1",
+         "--fault", "getCurrentTime:fault:500:1:code=Server.generalException:message=please retry"],
         stdout=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     try:
         line = process.stdout.readline().strip()
         assert line.startswith("EMULATOR_BASE_URL=http://127.0.0.1:")
@@ -188,6 +254,25 @@ def test_command_line_mode_serves_until_stopped():
         headers = {"Authorization": f"Basic {token}"}
         first = requests.get(f"{base}/rest/123456/users/authenticated", headers=headers, timeout=5)
         second = requests.get(f"{base}/rest/123456/users/authenticated", headers=headers, timeout=5)
+        session = EpiserverProvider(
+            EpiserverSettings(
+                base_url=base, client_id="123456", username="api-user@example.com", password="test-password"
+            )
+        )
+        session._soap_client().login()
+        body = (
+            '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><s:Body>'
+            '<m:getCurrentTime xmlns:m="urn:api.broadmail.de/soap11/RpcClosedLoop">'
+            f'<in0 xsi:type="xsd:string">{session._soap_client().session_id}</in0>'
+            "</m:getCurrentTime></s:Body></s:Envelope>"
+        )
+        fault = requests.post(
+            f"{base}/soap11/RpcClosedLoop",
+            data=body,
+            timeout=5,
+            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+        )
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -195,3 +280,5 @@ def test_command_line_mode_serves_until_stopped():
 
     assert first.status_code == 503
     assert second.json()["name"] == "api-user@example.com"
+    assert "<faultcode>soapenv:Server.generalException</faultcode>" in fault.text
+    assert "<faultstring>please retry</faultstring>" in fault.text

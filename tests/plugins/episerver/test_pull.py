@@ -473,6 +473,9 @@ def test_click_files_are_read_offline_when_lookup_is_off_or_impossible(episerver
     assert events
     assert all(e.url is None for e in events)
     assert len(vcr.requests) == 0
+    urlless = sum(1 for cells in DATASET.expected("clicks", DAY_MS, DATASET.now_ms) if cells[4])
+    (warning,) = provider.run_warnings()  # said once, with the count
+    assert warning.startswith(f"{urlless} click(s) of --input files with an empty link_url were delivered")
 
 
 def test_campaign_id_setting_gives_smart_campaign_ids_and_keeps_event_ids(episerver, played):

@@ -53,6 +53,22 @@ class SinkUnavailableError(IncompleteError):
     """The sink kept failing after every retry."""
 
 
+class InputFileError(IncompleteError):
+    """An ``--input`` file cannot be read to its end, or is not the expected format at all.
+
+    A truncated or corrupt gzip stream, bytes that are not text, no record of
+    the file parseable (a wrong delimiter), a header none of whose columns is
+    known. A provider's ``read_input`` yields the batches it could read and then
+    raises it; the pipeline delivers those, names the file and the reason in the
+    summary and the report, reads the other input files and exits 4. The message
+    names the file; ``path`` holds it.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class PluginError(MsgEventsError):
     """A plugin broke its contract: failed to load, or emitted what it did not declare (exit 5)."""
 

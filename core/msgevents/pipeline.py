@@ -43,6 +43,7 @@ from msgevents.errors import (
     AuthError,
     ConfigError,
     IncompleteError,
+    InputFileError,
     LockedError,
     MappingError,
     MsgEventsError,
@@ -330,8 +331,11 @@ class Collector:
     def _read_inputs(self, paths: list[Path]) -> None:
         for path in paths:
             self.report.inputs.append(str(path))
-            for page in self._guarded(f"reading {path}", self.provider.read_input, path):
-                self._process_page(INPUT, page)
+            try:
+                for page in self._guarded(f"reading {path}", self.provider.read_input, path):
+                    self._process_page(INPUT, page)
+            except InputFileError as exc:  # what it yielded is delivered; the next file is read
+                self.report.file_error(str(path), redact(str(exc)))
         self._flush_buffer(INPUT)
 
     def _park_from_inputs(self, paths: list[Path]) -> None:
@@ -345,7 +349,7 @@ class Collector:
         wanted = self._unparked
         try:
             for path in paths:
-                for page in self.provider.read_input(path):
+                for page in _until_file_error(self.provider, path):
                     events: list[Event] = []
                     for record in page:
                         if record.error is not None:
@@ -764,7 +768,11 @@ class Collector:
             report.exit_code, report.outcome = 1, "crashed"  # as the CLI exits on an internal error
         else:
             incomplete = bool(
-                self._sink_down or self._provider_failed or report.outbox_pending or self._unparked
+                self._sink_down
+                or self._provider_failed
+                or report.outbox_pending
+                or self._unparked
+                or report.file_errors
             )
             if self._plugin_broke:
                 report.exit_code, report.outcome = 5, "plugin contract violated"
@@ -800,6 +808,12 @@ def _fewer_gc_passes() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+def _until_file_error(provider: Provider, path: Path) -> Iterator[Sequence[Record]]:
+    """The batches of ``read_input(path)`` up to an InputFileError (reported on the first reading)."""
+    with contextlib.suppress(InputFileError):
+        yield from provider.read_input(path)
 
 
 def _stream_of(tag: str) -> str:

@@ -240,8 +240,11 @@ class Provider:
         """Yield batches of native records read from an export or webhook-dump file.
 
         Unreadable rows are yielded as records with ``error`` set, so they reach
-        quarantine and the rest of the file is still read; a file that cannot be
-        read at all raises :class:`~msgevents.errors.ConfigError` naming it.
+        quarantine and the rest of the file is still read; a missing file raises
+        :class:`~msgevents.errors.ConfigError` naming it. A file that cannot be read
+        to its end or is not the expected format at all raises
+        :class:`~msgevents.errors.InputFileError` after yielding what was read before
+        the fault (:mod:`msgevents.inputs` reads gzip, UTF-8 and JSON that way).
         """
         raise ConfigError(f"provider {self.name!r} reads no input files")
 

@@ -52,6 +52,7 @@ class RunReport:
     delivery: dict[str, int] = field(default_factory=dict)
     provider_http: dict[str, int] = field(default_factory=dict)
     quarantine_file: str | None = None
+    file_errors: list[dict[str, str]] = field(default_factory=list)  # input files not read to the end
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     exit_code: int | None = 0
@@ -66,6 +67,10 @@ class RunReport:
 
     def total(self, column: str) -> int:
         return sum(counter[column] for counter in self.events.values())
+
+    def file_error(self, path: str, reason: str) -> None:
+        """An input file that could not be read to its end, or is not the expected format."""
+        self.file_errors.append({"file": path, "reason": redact(reason)})
 
     def warn(self, message: str) -> None:
         self.warnings.append(redact(message))
@@ -101,6 +106,7 @@ class RunReport:
             "inputs": self.inputs,
             "files": self.files,
             "quarantine_file": self.quarantine_file,
+            "file_errors": self.file_errors,
             "warnings": self.warnings,
             "errors": self.errors,
         }
@@ -168,6 +174,10 @@ class RunReport:
             lines.append(f"  wrote {path}")
         if self.quarantine_file:
             lines.append(f"  quarantine: {self.quarantine_file}")
+        for item in self.file_errors:
+            reason = item["reason"]
+            named = reason if item["file"] in reason else f"{item['file']}: {reason}"
+            lines.append(f"  file error: {named}")
         lines.extend(f"  warning: {w}" for w in self.warnings)
         lines.extend(f"  error: {e}" for e in self.errors)
         return redact("\n".join(lines))

@@ -5,27 +5,33 @@ A file's stream comes from its name prefix (``opens_20241104.csv``,
 (``mailing_id;recipient_list_id;recipient_id;timestamp``…). A file without a
 header is read with the stream's ``MSGEVENTS_EPISERVER_COLUMNS_*`` layout.
 Rows are streamed in batches; a row that cannot be read (wrong number of
-fields, undecodable bytes) is yielded with ``error`` set so the core
-quarantines it, and reading goes on. Values (timestamps, ids) are checked by
-the mapping.
+fields) is yielded with ``error`` set so the core quarantines it, and reading
+goes on. Values (timestamps, ids) are checked by the mapping.
+
+A file that cannot be read to its end (a truncated gzip, bytes that are not
+UTF-8) or is not such an export at all (a header none of whose columns is
+known, a required column missing, no row readable: a wrong delimiter) raises
+:class:`msgevents.InputFileError` after yielding the rows read before the
+fault: the core delivers those and reports the file, its rest is not
+quarantined row by row.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import re
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import msgevents
+from msgevents.inputs import InputText, open_input
 from msgevents_episerver.settings import COLUMN_NAMES, REQUIRED_COLUMNS, STREAMS, EpiserverSettings
 
 __all__ = ["BATCH_SIZE", "normalise_header", "read_export", "stream_of"]
 
 BATCH_SIZE = 1000
+#: Unreadable rows at the start of a file before it counts as not an export at all.
+MAX_LEADING_ERRORS = 10
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 #: Header spellings of our column names seen in other exports.
 _ALIASES = {
@@ -66,128 +72,94 @@ def read_export(
 ) -> Iterator[list[msgevents.Record]]:
     """Yield batches of records of the export file ``path`` (see the module docstring)."""
     stream = stream_of(path)
-    with _open(path) as raw:
-        lines = _Lines(raw, path)
-        try:
-            first = next(lines)
-        except StopIteration:
+    with open_input(path) as lines:
+        first = lines.readline()
+        if not first:
             return
-        except _TruncatedError as exc:
-            raise msgevents.ConfigError(f"cannot read input file {str(path)!r}: {exc}") from None
         delimiter = _delimiter(first)
         cells = next(csv.reader([first], delimiter=delimiter), [])
         header = [normalise_header(cell) for cell in cells]
         if any(name in COLUMN_NAMES for name in header):  # data cells never name a column
-            lines.take_errors()
             reader = csv.reader(lines, delimiter=delimiter)
+        elif not any(char.isdigit() for char in first):  # every data row has ids and a timestamp
+            raise _not_an_export(
+                path,
+                f"none of the columns of its header {first.strip()!r} is known "
+                f"(known: {', '.join(sorted(COLUMN_NAMES))}; delimiters: ; or ,)",
+            )
         else:  # no header line: the configured layout, and line 1 is data
             header = list(settings.columns(stream))
-            lines.count = 0
+            lines.line = 0
             reader = csv.reader(_again(first, lines), delimiter=delimiter)
         missing = [c for c in REQUIRED_COLUMNS[stream] if c not in header]
         if missing:
-            raise msgevents.ConfigError(
-                f"input file {str(path)!r} has no column(s) {', '.join(missing)} "
-                f"(its header: {', '.join(header)})"
+            raise _not_an_export(
+                path, f"it has no column(s) {', '.join(missing)} (its header: {', '.join(header)})"
             )
-        yield from _records(reader, lines, header, stream, path.name, batch_size)
+        yield from _records(reader, lines, header, stream, path, batch_size)
 
 
-def _open(path: Path) -> BinaryIO:
-    """The file's bytes, gunzipped when its name ends with .gz; ConfigError naming it."""
-    try:
-        if path.name.lower().endswith(".gz"):
-            return gzip.open(path, "rb")
-        return path.open("rb")
-    except OSError as exc:
-        raise msgevents.ConfigError(f"cannot open input file {str(path)!r}: {exc.strerror or exc}") from None
+def _not_an_export(path: Path, reason: str) -> msgevents.InputFileError:
+    return msgevents.InputFileError(
+        f"input file {str(path)!r} is not an Optimizely export: {reason}", str(path)
+    )
 
 
 def _records(
     reader: Iterator[list[str]],
-    lines: _Lines,
+    lines: InputText,
     header: list[str],
     stream: str,
-    name: str,
+    path: Path,
     batch_size: int,
 ) -> Iterator[list[msgevents.Record]]:
     width = len(header)
+    name = path.name
     Record = msgevents.Record
     batch: list[msgevents.Record] = []
+    readable = False  # a row with the header's fields was read: the file is an export
     while True:
-        source = f"{name}:{lines.count + 1}"
+        source = f"{name}:{lines.line + 1}"
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            batch.append(Record(stream, {}, source, f"unreadable CSV ({exc}) {lines.take_errors()}"))
+            batch.append(Record(stream, {}, source, f"unreadable CSV ({exc})"))
             continue
-        except _TruncatedError as exc:
-            batch.append(Record(stream, {}, source, str(exc)))
-            break
-        bad = lines.take_errors()
-        if bad:
-            batch.append(Record(stream, {"fields": row}, source, bad))
-        elif len(row) == width:
+        except msgevents.InputFileError:
+            if readable and batch:
+                yield batch  # the rows before the fault are delivered; the core reports the file
+            raise
+        if len(row) == width:
+            readable = True
             batch.append(Record(stream, dict(zip(header, row, strict=True)), source))
         elif not row or (len(row) == 1 and not row[0].strip()):
             continue  # a blank line
         else:
             problem = f"{len(row)} fields where the header has {width} ({', '.join(header)})"
             batch.append(Record(stream, {"fields": row}, source, problem))
-        if len(batch) >= batch_size:
+            if not readable and len(batch) > MAX_LEADING_ERRORS:
+                raise _unreadable(path, batch)
+        if readable and len(batch) >= batch_size:
             yield batch
             batch = []
+    if batch and not readable:
+        raise _unreadable(path, batch)
     if batch:
         yield batch
 
 
-class _TruncatedError(Exception):
-    """The compressed stream ends early or is corrupt: what follows cannot be read."""
+def _unreadable(path: Path, bad: list[msgevents.Record]) -> msgevents.InputFileError:
+    first = bad[0]
+    return _not_an_export(
+        path,
+        f"no row of the first {len(bad)} can be read (wrong delimiter?); {first.source}: {first.error}",
+    )
 
 
-class _Lines:
-    """Decoded lines of a binary file, counted; undecodable bytes are noted, not fatal."""
-
-    def __init__(self, raw: Iterable[bytes], path: Path) -> None:
-        self._raw = iter(raw)
-        self._path = path
-        self.count = 0
-        self._errors: list[str] = []
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        try:
-            data = next(self._raw)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            if self.count == 0:
-                raise msgevents.ConfigError(f"cannot read input file {str(self._path)!r}: {exc}") from None
-            raise _TruncatedError(
-                f"the file is corrupt or truncated after line {self.count}: {exc}"
-            ) from None
-        self.count += 1
-        if self.count == 1 and data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad = data[exc.start : exc.start + 1].hex()
-            self._errors.append(f"line {self.count} is not UTF-8 (byte 0x{bad} at column {exc.start + 1})")
-            return data.decode("utf-8", errors="replace")
-
-    def take_errors(self) -> str:
-        """The decoding problems since the last call, joined ("" when none)."""
-        if not self._errors:
-            return ""
-        errors, self._errors = self._errors, []
-        return "; ".join(errors)
-
-
-def _again(first: str, lines: _Lines) -> Iterator[str]:
+def _again(first: str, lines: InputText) -> Iterator[str]:
     """``first`` (line 1, already read) and then the rest of ``lines``."""
-    lines.count = 1
+    lines.line = 1
     yield first
     yield from lines

@@ -1,8 +1,10 @@
 """Export files (``--input``): delimiters, gzip, headers, corrupt rows, streaming, the samples.
 
-The reader needs no credentials. Structural problems (field count,
-undecodable bytes, a truncated gzip) come back as records with ``error``;
-bad values (timestamps…) fail in mapping; both name the line, column and value.
+The reader needs no credentials. A row with the wrong field count comes back
+as a record with ``error``; bad values (timestamps…) fail in mapping; both name
+the line, column and value. A file that cannot be read to its end (truncated
+gzip, bytes that are not UTF-8) or is not an export at all (wrong delimiter,
+unknown header) yields the rows before the fault and raises InputFileError.
 """
 
 from __future__ import annotations
@@ -94,10 +96,10 @@ def test_a_header_with_other_names_is_recognised_not_read_as_data(provider, tmp_
     assert (event.email, event.message_id) == ("jane@example.com", "304405")
 
 
-def test_a_header_without_a_required_column_is_a_config_error(provider, tmp_path):
+def test_a_header_without_a_required_column_is_a_file_error(provider, tmp_path):
     path = write(tmp_path / "opens_20241104.csv", "Email,Created\njane@example.com,1730716800123\n")
 
-    with pytest.raises(msgevents.ConfigError, match=r"no column.*mailing_id"):
+    with pytest.raises(msgevents.InputFileError, match=r"no column.*mailing_id"):
         read(provider, path)
 
 
@@ -151,13 +153,12 @@ def test_file_without_header_uses_the_column_setting(tmp_path):
 
 
 def test_corrupt_rows_are_flagged_and_the_rest_is_read(provider, tmp_path):
-    """Wrong field count and undecodable bytes → records with an error naming the line."""
+    """Wrong field count → records with an error naming the line; the rows after are read."""
     path = tmp_path / "opens_20241104.csv"
     path.write_bytes(
         (HEADER + "\n").encode()
         + b"304405;987654;a@example.com;1730716800000\n"
         + b"304405;987654;b@example.com\n"
-        + b"304405;987654;c\xe9@example.com;1730716800000\n"
         + b"\n"
         + b"304405;987654;d@example.com;1730716800000;extra\n"
         + b"304405;987654;e@example.com;1730716809999\n"
@@ -165,12 +166,65 @@ def test_corrupt_rows_are_flagged_and_the_rest_is_read(provider, tmp_path):
 
     records = read(provider, path)
 
-    assert [r.source for r in records] == [f"opens_20241104.csv:{n}" for n in (2, 3, 4, 6, 7)]
-    assert [bool(r.error) for r in records] == [False, True, True, True, False]
+    assert [r.source for r in records] == [f"opens_20241104.csv:{n}" for n in (2, 3, 5, 6)]
+    assert [bool(r.error) for r in records] == [False, True, True, False]
     assert "3 fields where the header has 4" in records[1].error
-    assert "line 4 is not UTF-8 (byte 0xe9" in records[2].error
-    assert "5 fields where the header has 4" in records[3].error
-    assert records[3].data == {"fields": ["304405", "987654", "d@example.com", "1730716800000", "extra"]}
+    assert "5 fields where the header has 4" in records[2].error
+    assert records[2].data == {"fields": ["304405", "987654", "d@example.com", "1730716800000", "extra"]}
+
+
+def read_until_error(provider: EpiserverProvider, path: Path) -> tuple[list[msgevents.Record], str]:
+    """The records yielded before the file error, and its message (fails without one)."""
+    records: list[msgevents.Record] = []
+    with pytest.raises(msgevents.InputFileError) as info:
+        records.extend(record for batch in provider.read_input(path) for record in batch)
+    assert info.value.path == str(path)
+    assert str(path) in str(info.value)
+    return records, str(info.value)
+
+
+def test_bytes_that_are_not_utf8_end_the_file_after_the_rows_before(provider, tmp_path):
+    path = tmp_path / "opens_20241104.csv"
+    path.write_bytes(
+        (HEADER + "\n").encode()
+        + b"304405;987654;a@example.com;1730716800000\n"
+        + b"304405;987654;b@example.com;1730716800001\n"
+        + b"304405;987654;c\xe9@example.com;1730716800000\n"
+        + b"304405;987654;e@example.com;1730716809999\n"
+    )
+
+    records, message = read_until_error(provider, path)
+
+    assert [r.data["recipient_id"] for r in records] == ["a@example.com", "b@example.com"]
+    assert "not UTF-8" in message
+    assert "0xe9" in message
+    assert "line 4" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # tab-separated with a header: the header is one cell no column name matches
+        (HEADER.replace(";", "\t") + "\n304405\t987654\ta@example.com\t1730716800000\n",
+         "none of the columns of its header is known"),
+        # pipes without a header: no row has the layout's four fields
+        ("".join(f"304405|987654|u{n}@example.com|17307168000{n:02d}\n" for n in range(20)),
+         "wrong delimiter"),
+        # a known header, rows with another delimiter
+        (HEADER + "\n" + "".join(f"304405,987654,u{n}@example.com,17307168000{n:02d}\n" for n in range(3)),
+         "wrong delimiter"),
+        # a header of unknown names
+        ("MID;List;Rcpt;When\n304405;987654;a@example.com;1730716800000\n",
+         "none of the columns of its header is known"),
+    ],
+)  # fmt: skip
+def test_a_file_that_is_not_an_export_is_a_file_error_without_rows(provider, tmp_path, text, reason):
+    path = write(tmp_path / "opens_20241104.csv", text)
+
+    records, message = read_until_error(provider, path)
+
+    assert records == []  # nothing of it scattered into quarantine row by row
+    assert reason in message
 
 
 def test_bad_values_fail_in_mapping_naming_column_and_value(provider, tmp_path):
@@ -189,12 +243,10 @@ def test_truncated_gzip_keeps_the_rows_before_the_damage(provider, tmp_path):
     path = tmp_path / "opens_cut.csv.gz"
     path.write_bytes(whole[: len(whole) * 2 // 3])
 
-    records = read(provider, path)
+    good, message = read_until_error(provider, path)
 
-    assert records[-1].error is not None
-    assert "truncated" in records[-1].error
-    good = records[:-1]
-    assert good
+    assert "truncated" in message
+    assert 1000 <= len(good) < 3000  # whole batches and the part batch before the damage
     assert all(r.error is None for r in good)
     assert [r.data["recipient_id"] for r in good] == [f"user{n}@example.com" for n in range(len(good))]
 
@@ -213,17 +265,19 @@ def test_missing_file_is_a_config_error(provider, tmp_path):
         provider.read_input(tmp_path / "opens_missing.csv")
 
 
-def test_file_that_is_not_gzip_is_a_config_error(provider, tmp_path):
+def test_file_that_is_not_gzip_is_a_file_error(provider, tmp_path):
     path = write(tmp_path / "opens_1.csv.gz", f"{HEADER}\n")
 
-    with pytest.raises(msgevents.ConfigError, match=r"opens_1\.csv\.gz"):
-        read(provider, path)
+    records, message = read_until_error(provider, path)
+
+    assert records == []
+    assert "opens_1.csv.gz" in message
 
 
-def test_header_without_a_required_column_is_a_config_error(provider, tmp_path):
+def test_header_without_a_required_column_is_a_file_error(provider, tmp_path):
     path = write(tmp_path / "responses_1.csv", f"{HEADER}\n304405;987654;a@example.com;1730716800000\n")
 
-    with pytest.raises(msgevents.ConfigError, match=r"responses_1\.csv.*no column\(s\) category"):
+    with pytest.raises(msgevents.InputFileError, match=r"responses_1\.csv.*no column\(s\) category"):
         read(provider, path)
 
 

@@ -1,0 +1,389 @@
+"""Reading ``--input`` files: plain or gzipped text, and the JSON values in it.
+
+:func:`open_input` opens a file as text (gunzipped when its name ends with
+``.gz``, UTF-8, a byte order mark dropped). Whatever keeps it from being read
+to its end (a truncated or corrupt gzip stream, bytes that are not UTF-8, a
+read error) raises :class:`~msgevents.errors.InputFileError` naming the file,
+the line and the reason, *after* the lines before the fault were handed out:
+a provider yields what it read, then lets the error end that file.
+
+:func:`iter_json_values` streams the JSON values of such a text: JSON Lines,
+one top-level array (element by element), or values concatenated without
+separators as AWS Firehose writes them (and pretty-printed values one after
+another). Memory is bounded by the largest single value, not the file.
+A line of a JSON Lines file that is not JSON comes back as an
+:class:`InvalidJson` item (the provider yields it as a record with ``error``,
+so it is quarantined); input that is not JSON at all, is cut off inside a value
+or cannot be resynchronised raises :class:`~msgevents.errors.InputFileError`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import orjson
+
+from msgevents.errors import ConfigError, InputFileError
+
+__all__ = ["InputText", "InvalidJson", "iter_json_values", "open_input"]
+
+CHUNK = 1 << 16
+#: Leading lines that are not JSON before a file counts as "not JSON at all".
+MAX_LEADING_ERRORS = 10
+#: How much of a bad line an :class:`InvalidJson` item keeps.
+SAMPLE = 2000
+_WHITESPACE = " \t\r\n"
+EXTRA = "Extra data after a JSON value"
+
+
+def open_input(path: Path) -> InputText:
+    """``path`` as a text stream (see the module docstring); ConfigError when it cannot be opened."""
+    try:
+        gz = path.name.lower().endswith(".gz")
+        raw: IO[bytes] = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115 (InputText owns it)
+    except OSError as exc:
+        raise ConfigError(f"cannot open input file {str(path)!r}: {exc.strerror or exc}") from None
+    return InputText(raw, str(path))
+
+
+class InputText:
+    """UTF-8 text of a binary stream, read by lines or chunks, with faults as InputFileError.
+
+    ``line`` is the number of lines handed out so far (by :meth:`readline` and
+    iteration); messages name the file, and the line or byte offset of the fault.
+    """
+
+    def __init__(self, raw: IO[bytes], name: str) -> None:
+        self._raw = raw
+        self.name = name
+        self.line = 0
+        self._offset = 0  # bytes decoded so far
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._started = False
+
+    # -- reading -------------------------------------------------------------------------
+
+    def readline(self) -> str:
+        """The next line with its line ending; ``""`` at the end."""
+        data = self._read(self._raw.readline)
+        text = self._decode(data, final=not data)
+        if text:
+            self.line += 1
+        return text
+
+    def read(self, size: int = CHUNK) -> str:
+        """Up to about ``size`` characters; ``""`` at the end."""
+        while True:
+            data = self._read(lambda: self._raw.read(size))
+            text = self._decode(data, final=not data)
+            if text or not data:
+                return text
+
+    def __iter__(self) -> Iterator[str]:
+        while line := self.readline():
+            yield line
+
+    def _read(self, call: Any) -> bytes:
+        try:
+            return call()
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            where = f"after line {self.line}" if self.line else "at its start"
+            reason = str(exc) or type(exc).__name__
+            raise InputFileError(
+                f"input file {self.name!r} is corrupt or truncated {where}: {reason}", self.name
+            ) from None
+        except OSError as exc:
+            raise InputFileError(
+                f"cannot read input file {self.name!r} after line {self.line}: {exc.strerror or exc}",
+                self.name,
+            ) from None
+
+    def _decode(self, data: bytes, final: bool) -> str:
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            byte = exc.object[exc.start : exc.start + 1].hex()
+            at = self._offset + exc.start
+            raise InputFileError(
+                f"input file {self.name!r} is not UTF-8 text: byte 0x{byte} at offset {at} "
+                f"(line {self.line + 1})",
+                self.name,
+            ) from None
+        self._offset += len(data)
+        if not self._started and text:
+            self._started = True
+            text = text.removeprefix("\ufeff")
+        return text
+
+    # -- context manager ---------------------------------------------------------------
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> InputText:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class InvalidJson(NamedTuple):
+    """A line that is not JSON inside an otherwise readable file: quarantine it with ``reason``."""
+
+    text: str
+    reason: str
+
+
+def iter_json_values(stream: Any, name: str) -> Iterator[tuple[Any, str]]:
+    """Yield ``(value, location)`` for every JSON value of ``stream`` (a text stream with ``read``).
+
+    ``location`` is ``name:LINE`` for a value starting a line, ``name:LINE:COLUMN`` for a
+    value after another on the same line, ``name[INDEX]`` for an element of a top-level
+    array. ``value`` is an :class:`InvalidJson` for a line that is not JSON.
+    """
+    return _JsonScanner(stream, name).values()
+
+
+def _reject_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+class _NeedMore(Exception):
+    """The buffer ends inside the value: read more and try again."""
+
+
+class _JsonScanner:
+    """A buffer over the stream; ``pos`` is the next unread character."""
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self.stream = stream
+        self.name = name
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.line = 1  # line number of self.line_start
+        self.line_start = 0  # buffer index where the current line starts (may be negative)
+        self.concatenated = False  # a value ended on the current line: no JSON Lines fast path
+        self.base = 0  # how many characters were dropped from the buffer's start
+        self.multiline = False  # a value spanned lines (pretty-printed): a broken one cannot be skipped
+
+    # -- buffer ------------------------------------------------------------------------
+
+    def _fill(self) -> bool:
+        """Read more (at least as much as is buffered, so re-parsing a big value stays linear)."""
+        if self.eof:
+            return False
+        text = self.stream.read(max(CHUNK, len(self.buf) - self.pos))
+        if not text:
+            self.eof = True
+            return False
+        if self.pos > CHUNK:  # drop what was consumed (only with new text: callers then re-read)
+            self.base += self.pos
+            self.line_start -= self.pos
+            self.buf = self.buf[self.pos :]
+            self.pos = 0
+        self.buf += text
+        return True
+
+    def _skip_whitespace(self) -> bool:
+        """Move past whitespace (counting lines); False at the end of the input."""
+        while True:
+            buf, pos, end = self.buf, self.pos, len(self.buf)
+            while pos < end and buf[pos] in _WHITESPACE:
+                if buf[pos] == "\n":
+                    self.line += 1
+                    self.line_start = pos + 1
+                    self.concatenated = False
+                pos += 1
+            self.pos = pos
+            if pos < end:
+                return True
+            if not self._fill():
+                return False
+
+    def _advance(self, end: int) -> None:
+        """Consume up to ``end``, counting the newlines inside (a pretty-printed value)."""
+        newlines = self.buf.count("\n", self.pos, end)
+        if newlines:
+            self.multiline = True
+            self.line += newlines
+            self.line_start = self.buf.rindex("\n", self.pos, end) + 1
+        self.pos = end
+
+    def _location(self) -> str:
+        column = self.pos - self.line_start + 1
+        return f"{self.name}:{self.line}" if column == 1 else f"{self.name}:{self.line}:{column}"
+
+    def _where(self) -> str:
+        return f"line {self.line}, column {self.pos - self.line_start + 1}"
+
+    def _fail(self, reason: str) -> InputFileError:
+        return InputFileError(f"input file {self.name!r} {reason}", self.name)
+
+    # -- values ------------------------------------------------------------------------
+
+    def _decode_one(self) -> Any:
+        """The value at ``pos`` (stdlib decoder, refilling as needed); JSONDecodeError if invalid."""
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if self._maybe_incomplete(exc) and self._fill():
+                    continue
+                raise
+            except ValueError as exc:  # NaN / Infinity
+                raise json.JSONDecodeError(str(exc), self.buf, self.pos) from None
+            except RecursionError:
+                raise json.JSONDecodeError("nested too deeply", self.buf, self.pos) from None
+            if end > len(self.buf) - 16 and self._fill():  # a number may go on in the next chunk
+                continue
+            self._advance(end)
+            return value
+
+    def _decode_one_then_line_goes_on(self) -> Any:
+        """A value that the rest of its line does not contradict: followed by a line break, the
+        end, or the next value (``{`` / ``[``, as glued values are). ``1;a`` is a bad line,
+        not the number 1 and junk."""
+        start, line, line_start = self.base + self.pos, self.line, self.base + self.line_start
+        value = self._decode_one()
+        after = self.pos
+        while after < len(self.buf) and self.buf[after] in " \t\r":
+            after += 1
+        if after < len(self.buf) and self.buf[after] not in "\n{[":
+            junk_at = after
+            self.pos, self.line, self.line_start = start - self.base, line, line_start - self.base
+            raise json.JSONDecodeError(EXTRA, self.buf, junk_at)
+        return value
+
+    def _maybe_incomplete(self, exc: json.JSONDecodeError) -> bool:
+        if self.eof:
+            return False
+        if exc.msg.startswith("Unterminated string"):
+            return "\n" not in self.buf[exc.pos :]  # a JSON string holds no raw line break
+        return exc.pos >= len(self.buf) - 16
+
+    def _fast_line(self) -> tuple[bool, Any]:
+        """JSON Lines fast path: the whole line at ``pos`` parsed by orjson, if it is one value."""
+        if self.concatenated or self.pos != self.line_start:
+            return False, None
+        newline = self.buf.find("\n", self.pos)
+        if newline < 0:
+            return False, None
+        try:
+            value = orjson.loads(self.buf[self.pos : newline])
+        except orjson.JSONDecodeError:
+            return False, None
+        self.pos = newline + 1
+        self.line += 1
+        self.line_start = self.pos
+        return True, value
+
+    def values(self) -> Iterator[tuple[Any, str]]:
+        if not self._skip_whitespace():
+            return
+        if self.buf[self.pos] == "[":
+            yield from self._array()
+        else:
+            yield from self._sequence()
+
+    def _array(self) -> Iterator[tuple[Any, str]]:
+        index = 0
+        while self._skip_whitespace():
+            if self.buf[self.pos] != "[":
+                raise self._fail(f"has text after its JSON array at {self._where()}")
+            self.pos += 1
+            first = True
+            while True:
+                if not self._skip_whitespace():
+                    raise self._fail(f"ends inside its JSON array (truncated?) after element {index}")
+                char = self.buf[self.pos]
+                if char == "]":
+                    self.pos += 1
+                    break
+                if not first:
+                    if char != ",":
+                        raise self._fail(f"is not a JSON array: expected ',' or ']' at {self._where()}")
+                    self.pos += 1
+                    if not self._skip_whitespace():
+                        raise self._fail(f"ends inside its JSON array (truncated?) after element {index}")
+                try:
+                    value = self._decode_one()
+                except json.JSONDecodeError as exc:
+                    raise self._fail(
+                        f"has an element that is not JSON at {self._where()}: {exc.msg}"
+                    ) from None
+                yield value, f"{self.name}[{index}]"
+                index += 1
+                first = False
+
+    def _sequence(self) -> Iterator[tuple[Any, str]]:
+        good = 0
+        leading: list[tuple[InvalidJson, str]] = []
+        while self._skip_whitespace():
+            location = self._location()
+            at_line_start = self.pos == self.line_start
+            done, value = self._fast_line()
+            if not done:
+                try:
+                    value = self._decode_one_then_line_goes_on()
+                except json.JSONDecodeError as exc:
+                    bad = self._bad_line(exc, at_line_start)
+                    if good:
+                        yield bad, location
+                        continue
+                    leading.append((bad, location))
+                    if len(leading) > MAX_LEADING_ERRORS or not self._skip_whitespace():
+                        raise self._not_json(leading[0]) from None
+                    continue
+                self.concatenated = True
+            if leading:
+                yield from leading
+                leading = []
+            good += 1
+            yield value, location
+        if leading:
+            raise self._not_json(leading[0])
+
+    def _not_json(self, first: tuple[InvalidJson, str]) -> InputFileError:
+        bad, location = first
+        return self._fail(f"is not JSON ({location}: {bad.reason.removeprefix('not JSON: ')})")
+
+    def _bad_line(self, exc: json.JSONDecodeError, at_line_start: bool) -> InvalidJson:
+        """Skip to the next line; the skipped text as an InvalidJson, or InputFileError."""
+        cut = exc.msg.startswith("Unterminated string") and "\n" not in self.buf[exc.pos :]
+        at_end = self.eof and self.pos < exc.pos >= len(self.buf) - 16 and exc.msg != EXTRA
+        if cut or at_end:
+            raise self._fail(f"ends inside a JSON value (truncated?) at {self._where()}: {exc.msg}")
+        if self.multiline and "\n" in self.buf[self.pos : exc.pos]:
+            raise self._fail(
+                f"has a broken JSON value at {self._where()} ({exc.msg}): cannot be read past it"
+            )
+        reason = f"not JSON: {exc.msg} at {self._where()}"
+        start = self.pos
+        sample: list[str] = []
+        kept = 0
+        while True:
+            newline = self.buf.find("\n", start)
+            stop = newline if newline >= 0 else len(self.buf)
+            if kept < SAMPLE:
+                sample.append(self.buf[start : min(stop, start + SAMPLE - kept)])
+                kept += stop - start
+            if newline >= 0:
+                self.pos = newline
+                break
+            self.pos = start = len(self.buf)
+            if not self._fill():
+                if not at_line_start:  # values glued together without line breaks: no way back in
+                    raise self._fail(f"cannot be read past {reason.removeprefix('not JSON: ')}")
+                break
+            start = self.pos
+        return InvalidJson("".join(sample).rstrip("\r"), reason)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,9 @@ MAX_LEADING_ERRORS = 10
 SAMPLE = 2000
 _WHITESPACE = " \t\r\n"
 EXTRA = "Extra data after a JSON value"
+#: What the decoder stopped at when the input ends inside a value: nothing, or the start of a
+#: literal, a number (``-``, ``1.``, ``1e``) or a ``\uXXXX`` escape.
+_CUT_SHORT = re.compile(r"(?:t(?:ru?)?|f(?:a(?:ls?)?)?|n(?:ul?)?|-|[.eE][+-]?|u[0-9a-fA-F]{0,3})?\s*")
 
 
 def open_input(path: Path) -> InputText:
@@ -360,7 +364,7 @@ class _JsonScanner:
     def _bad_line(self, exc: json.JSONDecodeError, at_line_start: bool) -> InvalidJson:
         """Skip to the next line; the skipped text as an InvalidJson, or InputFileError."""
         cut = exc.msg.startswith("Unterminated string") and "\n" not in self.buf[exc.pos :]
-        at_end = self.eof and self.pos < exc.pos >= len(self.buf) - 16 and exc.msg != EXTRA
+        at_end = self.eof and exc.msg != EXTRA and _CUT_SHORT.fullmatch(self.buf, exc.pos) is not None
         if cut or at_end:
             raise self._fail(f"ends inside a JSON value (truncated?) at {self._where()}: {exc.msg}")
         if self.multiline and "\n" in self.buf[self.pos : exc.pos]:

@@ -1,4 +1,4 @@
-"""The yardstick of DESIGN §9: a bare orjson read-map-write loop over Optimizely export files.
+"""The throughput yardstick: a bare orjson read-map-write loop over Optimizely export files.
 
 What a competent engineer writes for this job in an afternoon, without
 msgevents: ``csv.reader`` over each export file, the same mapping decisions

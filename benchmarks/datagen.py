@@ -1,6 +1,6 @@
 """Realistic Optimizely closed-loop export CSVs for the benchmarks.
 
-The files have the layout of ``examples/episerver/`` and ``reference/episerver.md`` §7:
+The files have the layout of ``examples/episerver/`` (the default row layouts of plugins/episerver/README.md):
 one file per stream, named after it, a header line, ``;`` or ``,`` as the
 delimiter, epoch-millisecond timestamps. The mix follows a newsletter day:
 

@@ -5,7 +5,7 @@ as a child process through the ``wait4`` launcher of ``common.py``, once without
 and once per size with a generated one (``email,phone,user_id``: half the rows an e-mail
 address, half a phone number, every one distinct). The lookup file is read once per run into
 the open-addressing table of ``msgevents.identity``; the difference to the run without it is
-what the table and its loading cost. DESIGN §9 target for the whole run: < 100 MiB.
+what the table and its loading cost. Target for the whole run (benchmarks/README.md): < 100 MiB.
 
     .venv/bin/python benchmarks/identity.py                  # 1,000,000 rows
     .venv/bin/python benchmarks/identity.py --rows 100000,1000000

@@ -1,4 +1,4 @@
-"""The DESIGN §9 benchmarks: throughput, memory and re-run overhead (``make bench``).
+"""Throughput, memory and re-run overhead against the targets of benchmarks/README.md (``make bench``).
 
 Prints figures; asserts nothing about time. Every section can run alone::
 
@@ -129,7 +129,7 @@ def throughput(records: int, repeat: int, ledger_rows: int) -> dict[str, float]:
         print(f"  {labels[name]:<44}{rate:>12,.0f}{1e6 / rate:>11.1f}{rate / bare:>9.2f}")
     ratio = median(rates["pipeline"]) / bare
     verdict = "met" if ratio >= 0.8 else "NOT met"
-    print(f"  DESIGN §9 target: pipeline ≥ 0.8 × bare loop → {ratio:.2f} × ({verdict})")
+    print(f"  target: pipeline ≥ 0.8 × bare loop → {ratio:.2f} × ({verdict})")
     return {name: median(values) for name, values in rates.items()}
 
 
@@ -161,7 +161,7 @@ def memory(sizes: list[int]) -> None:
         flat = spread <= 0.10
         small = max(peaks) < 100
         print(
-            f"  DESIGN §9 target: within 10 % of each other and < 100 MiB → spread {spread:.1%}, "
+            f"  target: within 10 % of each other and < 100 MiB → spread {spread:.1%}, "
             f"max {max(peaks):.1f} MiB ({'met' if flat and small else 'NOT met'})"
         )
 
@@ -229,7 +229,7 @@ def _rerun_scenario(title: str, dataset, repeat: int) -> None:  # type: ignore[n
     )
     ok = wall - http < 1.0
     print(
-        f"  DESIGN §9 target: a handful of calls and < 1 s overhead → {len(calls)} calls, "
+        f"  target: a handful of calls and < 1 s overhead → {len(calls)} calls, "
         f"{wall - http:.2f} s end to end ({'met' if ok else 'NOT met'})"
     )
 

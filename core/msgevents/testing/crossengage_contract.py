@@ -1,7 +1,7 @@
 """The CrossEngage events contract as checks, and multiset comparison of deliveries.
 
 :func:`validate_body` checks one ``POST /events`` body the way
-:mod:`msgevents.testing.crossengage_emulator` does (see ``reference/crossengage.md``);
+:mod:`msgevents.testing.crossengage_emulator` does (the contract: ``docs/crossengage.md``);
 :func:`compare` tells expected from received events with duplicates visible.
 The event names and properties are written out here rather than imported
 from :mod:`msgevents.events`, so the checks test the model instead of agreeing with it.

@@ -18,7 +18,7 @@ stdout line is :meth:`~CrossEngageEmulator.summary` as JSON)::
         --state-file accepted.jsonl [--activated "Message Sent" ...] \\
         [--fault 503 --fault 429:2 ...] [--fault-rate drop-after=0.1] [--latency 0.02]
 
-Every request is checked against the contract in ``reference/crossengage.md``:
+Every request is checked against the contract in ``docs/crossengage.md``:
 ``POST /events`` with ``X-XNG-AuthToken`` (401 when wrong), ``X-XNG-ApiVersion: 1``
 and ``Content-Type: application/json``; a JSON body with exactly one of ``id`` /
 ``email`` (non-empty string) and ``events`` (1..50); each event exactly

@@ -187,6 +187,7 @@ class LinkResolver:
         mailings = sorted(self.unresolved_mailings)
         shown = ", ".join(mailings[:5]) + (f" and {len(mailings) - 5} more" if len(mailings) > 5 else "")
         return (
-            f"{self.unresolved} click(s) were delivered without url: their link could not be resolved "
-            f"through Optimizely's tracking links (mailing {shown}); each keeps its link id in its event id"
+            f"{self.unresolved} click(s) read have no url: their link could not be resolved through "
+            f"Optimizely's tracking links (mailing {shown}); they go out without url, each with its link id "
+            "in its event id"
         )

@@ -202,7 +202,7 @@ class EpiserverProvider(msgevents.Provider):
             found.extend(self._rest.warnings())
         if self._offline_urlless:
             found.append(
-                f"{self._offline_urlless} click(s) of --input files with an empty link_url were delivered "
+                f"{self._offline_urlless} click(s) read from --input files have an empty link_url and go out "
                 "without url: their links are looked up only with MSGEVENTS_EPISERVER_CLIENT_ID, _USERNAME "
                 "and _PASSWORD set and MSGEVENTS_EPISERVER_FILE_LINK_LOOKUP=auto"
             )

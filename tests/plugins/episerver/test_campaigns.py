@@ -188,6 +188,6 @@ def test_a_mailing_nowhere_gets_no_url_and_is_counted():
     assert resolver.unresolved == 2
     summary = resolver.summary()
     assert summary is not None
-    assert summary.startswith("2 click(s) were delivered without url")
+    assert summary.startswith("2 click(s) read have no url")
     assert "555" in summary
     assert [c for c in rest.calls if "555" in c] == []  # in no list: no links path to ask

@@ -187,12 +187,12 @@ def test_clicks_left_without_url_are_counted_once_in_the_summary_and_the_report(
     run = collect_to(emulator, tmp_path, f"feed:{tmp_path / 'feeds'}", {}, "--report", report)
 
     assert run.returncode == 0, run.stderr
-    warnings = [w for w in json.loads(Path(report).read_text())["warnings"] if "without url" in w]
+    warnings = [w for w in json.loads(Path(report).read_text())["warnings"] if "have no url" in w]
     assert warnings == [
-        f"{len(without)} click(s) were delivered without url: their link could not be resolved through "
-        f"Optimizely's tracking links (mailing {unknown}); each keeps its link id in its event id"
+        f"{len(without)} click(s) read have no url: their link could not be resolved through Optimizely's "
+        f"tracking links (mailing {unknown}); they go out without url, each with its link id in its event id"
     ]
-    assert (run.stdout + run.stderr).count("delivered without url") == 1
+    assert (run.stdout + run.stderr).count("click(s) read have no url") == 1
     clicks = [obj for obj in feed_objects(tmp_path) if obj["event"] == "Message Clicked"]
     assert len(clicks) == len(dataset.clicks)  # every click delivered, URL-less ones too
     assert sum(1 for obj in clicks if not obj.get("url")) == len(without)

@@ -289,7 +289,7 @@ def test_unresolvable_click_is_delivered_without_url_and_counted_once(episerver,
         "login", "getClicks", "GET /smartcampaigns", "GET /transactionalmail", "GET /confirmations"
     ]  # fmt: skip
     (warning,) = provider.run_warnings()
-    assert warning.startswith(f"{len(without)} click(s) were delivered without url")
+    assert warning.startswith(f"{len(without)} click(s) read have no url")
     assert unknown in warning
 
 
@@ -342,7 +342,7 @@ def test_a_mailing_with_more_than_3000_links_is_named_in_a_warning(episerver, pl
     assert without
     warnings = provider.run_warnings()
     assert len(warnings) == 2
-    assert warnings[0].startswith(f"{len(without)} click(s) were delivered without url")
+    assert warnings[0].startswith(f"{len(without)} click(s) read have no url")
     assert f"mailing {big} (HTTP 400)" in warnings[1]
     assert "more than 3000 tracking links" in warnings[1]
     assert played().count(f"GET /smartcampaigns/{dataset.campaigns[big]}/messages/{big}/tracking/links") == 1
@@ -475,7 +475,7 @@ def test_click_files_are_read_offline_when_lookup_is_off_or_impossible(episerver
     assert len(vcr.requests) == 0
     urlless = sum(1 for cells in DATASET.expected("clicks", DAY_MS, DATASET.now_ms) if cells[4])
     (warning,) = provider.run_warnings()  # said once, with the count
-    assert warning.startswith(f"{urlless} click(s) of --input files with an empty link_url were delivered")
+    assert warning.startswith(f"{urlless} click(s) read from --input files have an empty link_url")
 
 
 def test_campaign_id_setting_gives_smart_campaign_ids_and_keeps_event_ids(episerver, played):

@@ -38,9 +38,14 @@ demo: install
 	    --input examples/episerver/unsubscribes_20241104.csv \
 	    --to feed:demo-output/feeds --state demo-output/state.db
 	@echo
-	@ls -l demo-output/feeds
-	@echo "first lines of the feed file:"
-	@head -n 4 demo-output/feeds/event_history_*.json
+	$(BIN)/msgevents collect --provider mailgun \
+	    --input examples/mailgun/events.jsonl \
+	    --input examples/mailgun/webhooks.jsonl.gz \
+	    --to feed:demo-output/mailgun-feeds --state demo-output/state.db
+	@echo
+	@ls -l demo-output/feeds demo-output/mailgun-feeds
+	@echo "first lines of the feed files:"
+	@head -n 4 demo-output/feeds/event_history_*.json demo-output/mailgun-feeds/event_history_*.json
 
 test: dev
 	$(BIN)/ruff check .

@@ -31,7 +31,7 @@ class InvalidJson(NamedTuple):
 
 def open_input(path: Path) -> IO[str]:
     try:
-        raw: IO[bytes] = gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+        raw: IO[bytes] = gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")  # noqa: SIM115
     except OSError as exc:
         raise ConfigError(f"cannot open input file {str(path)!r}: {exc.strerror or exc}") from None
     return io.TextIOWrapper(raw, encoding="utf-8-sig")

@@ -50,7 +50,11 @@ def records_of(value: Any, location: str) -> list[Record]:
     if "event" not in value:
         items = value.get("items")
         if isinstance(items, list):  # a saved Events API page
-            return [record for i, item in enumerate(items) for record in records_of(item, f"{location} items[{i}]")]
+            return [
+                record
+                for i, item in enumerate(items)
+                for record in records_of(item, f"{location} items[{i}]")
+            ]
         data = value.get("event-data")
         if data is not None:  # a webhook body: the signature stays behind
             if isinstance(data, dict):

@@ -156,7 +156,9 @@ class Mapper:
                 "message_id": message_id,
                 "provider": self.provider,
                 "account": self.account,
-                "event_id": event_id_of(native_id.strip(), timestamp) if native_id and native_id.strip() else "",
+                "event_id": event_id_of(native_id.strip(), timestamp)
+                if native_id and native_id.strip()
+                else "",
                 "native_type": native_type,
                 "is_machine": is_machine,
             }

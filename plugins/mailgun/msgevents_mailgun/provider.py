@@ -60,7 +60,8 @@ class MailgunProvider(msgevents.Provider):
     def _connect(self) -> MailgunApi:
         if self._api is None:
             self.settings.require("domain", "api_key")
-            assert self.settings.api_key is not None and self.settings.domain is not None
+            assert self.settings.api_key is not None
+            assert self.settings.domain is not None
             kwargs: dict[str, Any] = {"auth": ("api", self.settings.api_key.get_secret_value())}
             if self._sleep is not None:
                 kwargs["sleep"] = self._sleep

@@ -1,0 +1,1 @@
+"""Tests of the Mailgun provider plugin (package ``mailgun``)."""

@@ -21,12 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from msgevents import Record
-
-try:
-    from msgevents.errors import InputFileError
-    from msgevents.inputs import InvalidJson, iter_json_values, open_input
-except ImportError:  # pragma: no cover - until the core's input module is on main
-    from msgevents_mailgun._inputs import InputFileError, InvalidJson, iter_json_values, open_input
+from msgevents.errors import InputFileError
+from msgevents.inputs import InvalidJson, iter_json_values, open_input
 
 __all__ = ["BATCH", "STREAM", "read_events", "records_of"]
 

@@ -134,19 +134,15 @@ def test_reading_and_mapping_any_lines_never_crashes(tmp_path_factory, lines):
     or, for input that is not JSON at all, an InputFileError naming the file. Never a crash."""
     from pydantic import ValidationError
 
-    import msgevents
     from msgevents import MappingError, NotModelled
+    from msgevents.errors import InputFileError
 
-    input_error = (
-        getattr(msgevents.errors, "InputFileError", None)
-        or __import__("msgevents_mailgun._inputs", fromlist=["InputFileError"]).InputFileError
-    )
     path = tmp_path_factory.mktemp("in") / "any.jsonl"
     path.write_text("\n".join(lines) + "\n")
     provider = MailgunProvider(MailgunSettings(_env_file=None))
     try:
         got = records(provider, path)
-    except input_error as exc:
+    except InputFileError as exc:
         message = str(exc)
         assert "any.jsonl" in message
         return
@@ -159,3 +155,22 @@ def test_reading_and_mapping_any_lines_never_crashes(tmp_path_factory, lines):
         except (MappingError, ValidationError):
             continue
         assert isinstance(result, NotModelled) or len(result) == 1
+
+
+def test_a_truncated_gzip_file_yields_what_was_read_then_a_file_error(provider, tmp_path):
+    from msgevents.errors import InputFileError
+
+    lines = "".join(json.dumps({**DELIVERED, "id": f"d{i}"}) + "\n" for i in range(400))
+    whole = gzip.compress(lines.encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    got = []
+
+    def read_all() -> None:
+        for batch in provider.read_input(path):
+            got.extend(batch)
+
+    with pytest.raises(InputFileError, match=r"cut\.jsonl\.gz"):
+        read_all()
+    assert 0 < len(got) < 400
+    assert all(record.error is None for record in got)

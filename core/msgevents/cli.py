@@ -241,10 +241,18 @@ def _run(
 def _write_report(path: Path | None, report: RunReport) -> None:
     if path is None:
         return
-    text = json.dumps(report.as_dict(), indent=2)  # as_dict() masks secrets in every value
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(path)
+    text = json.dumps(report.as_dict(), indent=2) + "\n"  # as_dict() masks secrets in every value
+    try:
+        if path.exists() and not path.is_file():  # /dev/stdout, a named pipe: write, never replace
+            with path.open("w") as out:
+                out.write(text)
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as exc:
+        click.echo(f"Error: cannot write the --report file {str(path)!r}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
 
 
 def _parse_window_options(since: str | None, until: str | None) -> tuple[Any, Any]:

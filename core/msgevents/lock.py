@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from msgevents.errors import LockedError
+from msgevents.paths import STATE_SETTING, ensure_directory, unusable
 
 __all__ = ["RunLock"]
 
@@ -30,10 +31,12 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        for directory in (self.path.parent.parent, self.path.parent):  # the state dir, then locks/
-            if not directory.exists():  # exist_ok: another run may create it at the same moment
-                directory.mkdir(parents=True, mode=0o700, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        ensure_directory(self.path.parent.parent, "state directory", STATE_SETTING)
+        ensure_directory(self.path.parent, "lock directory", STATE_SETTING)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise unusable(self.path.parent, "lock directory", STATE_SETTING, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -198,6 +198,7 @@ class Collector:
             self.state = StateStore.open(options.state_path)
         if self.sink is not None:
             self.sink_id = self.state.sink_id(self.sink.key)
+        self.quarantine.prepare()
         if not options.dry_run:
             self.report.run_id = self.state.start_run(
                 self.provider.name, self.account, self.sink.name if self.sink else "none", self.report.mode

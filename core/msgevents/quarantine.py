@@ -20,6 +20,7 @@ import orjson
 
 from msgevents.events import Event
 from msgevents.formats import jsonl_object
+from msgevents.paths import STATE_SETTING, ensure_directory, unusable
 from msgevents.redact import redact, redact_value
 from msgevents.timestamps import UTC, format_timestamp
 
@@ -38,12 +39,22 @@ class QuarantineWriter:
         self._file: IO[bytes] | None = None
         self._started = datetime.now(UTC)
 
+    def prepare(self) -> None:
+        """Create the directory and prove it writable before the run reads anything (ConfigError)."""
+        if self.enabled:
+            ensure_directory(
+                self.directory, "quarantine directory", f"{STATE_SETTING}: beside the state file"
+            )
+
     def _open(self) -> IO[bytes]:
         if self._file is None:
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.prepare()
             stamp = self._started.strftime("%Y%m%dT%H%M%SZ")
             path = self.directory / f"{self.provider}-{stamp}-{os.getpid()}.jsonl"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            except OSError as exc:
+                raise unusable(self.directory, "quarantine directory", STATE_SETTING, exc) from None
             self._file = os.fdopen(fd, "ab")
             self.path = path
         return self._file

@@ -32,6 +32,7 @@ import orjson
 from msgevents.errors import ConfigError
 from msgevents.events import Event
 from msgevents.formats import jsonl_object
+from msgevents.paths import STATE_SETTING, ensure_directory
 from msgevents.sink import PendingFile, ledger_key
 from msgevents.timestamps import UTC, format_timestamp, parse_iso8601
 
@@ -95,9 +96,7 @@ def _now_iso() -> str:
 
 def _create_private(path: Path) -> None:
     """Create the state directory (0700) and file (0600) before SQLite opens it."""
-    directory = path.parent
-    if not directory.exists():  # exist_ok: another process may create it at the same moment
-        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+    ensure_directory(path.parent, "state directory", STATE_SETTING)
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)
@@ -134,13 +133,19 @@ class StateStore:
     def open(cls, path: str | os.PathLike[str]) -> StateStore:
         """Open (creating owner-only and migrating as needed) the state file at ``path``."""
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"the state file {str(path)!r} (set by {STATE_SETTING}) is a directory")
         try:
             _create_private(path)
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         except OSError as exc:
-            raise ConfigError(f"cannot create the state file {str(path)!r}: {exc.strerror}") from None
+            raise ConfigError(
+                f"cannot create the state file {str(path)!r} (set by {STATE_SETTING}): {exc.strerror}"
+            ) from None
         except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open the state file {str(path)!r}: {exc}") from None
+            raise ConfigError(
+                f"cannot open the state file {str(path)!r} (set by {STATE_SETTING}): {exc}"
+            ) from None
         store = cls(conn, path, readonly=False)
         try:
             _enable_wal(conn)
@@ -150,7 +155,12 @@ class StateStore:
             store._migrate()
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise ConfigError(f"{str(path)!r} is not a msgevents state file: {exc}") from None
+            code = (getattr(exc, "sqlite_errorcode", None) or sqlite3.SQLITE_NOTADB) & 0xFF
+            if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+                raise ConfigError(f"{str(path)!r} is not a msgevents state file: {exc}") from None
+            raise ConfigError(
+                f"cannot write the state file {str(path)!r} (set by {STATE_SETTING}): {exc}"
+            ) from None
         except BaseException:
             conn.close()
             raise

@@ -44,6 +44,7 @@ from msgevents.errors import ConfigError
 from msgevents.events import Event
 from msgevents.formats import dumps, feed_object
 from msgevents.hookspecs import hookimpl
+from msgevents.paths import ensure_directory
 from msgevents.sink import Outcome, Receipt, Sink, SinkJournal, ledger_key
 from msgevents.timestamps import UTC
 
@@ -111,10 +112,7 @@ class FeedSink(Sink):
 
     def open(self, journal: SinkJournal) -> None:
         self._journal = journal
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"cannot create feed directory {str(self.directory)!r}: {exc}") from None
+        ensure_directory(self.directory, "feed directory", "--to feed:DIR", mode=0o777)
         self.reconcile()
 
     def reconcile(self) -> None:

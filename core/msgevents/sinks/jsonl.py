@@ -2,7 +2,8 @@
 
 ``--to jsonl:PATH`` appends to a file, ``--to jsonl:-`` writes to stdout (the
 run summary goes to stderr, so stdout stays pure JSON Lines). A batch is
-acknowledged once its lines are written and flushed (fsynced for files). Like
+acknowledged once its lines are written and flushed (fsynced for regular files;
+a character device such as ``/dev/null`` or a named pipe is written as it is). Like
 every sink it has its own ledger and positions: running the same window again
 writes nothing twice; use a fresh ``--state`` for an ad-hoc dump.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,7 @@ from msgevents.errors import ConfigError
 from msgevents.events import Event
 from msgevents.formats import dumps, jsonl_object
 from msgevents.hookspecs import hookimpl
+from msgevents.paths import why_unusable
 from msgevents.sink import Outcome, Receipt, Sink, SinkJournal
 
 __all__ = ["JsonlSink"]
@@ -35,10 +38,11 @@ class JsonlSink(Sink):
         super().__init__(target)
         if not target:
             raise ConfigError("--to jsonl needs a file or '-': --to jsonl:PATH")
-        self.path = None if target == "-" else Path(target).expanduser().resolve()
+        self.path = None if target == "-" else _absolute(target)
         self._out: IO[bytes] | None = None
         self._outcomes: list[Outcome] = []
         self._broken: str | None = None
+        self._fsync = False  # a regular file: fsync before acknowledging
 
     @property
     def key(self) -> str:
@@ -51,8 +55,11 @@ class JsonlSink(Sink):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._out = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+            self._fsync = stat.S_ISREG(os.fstat(self._out.fileno()).st_mode)
         except OSError as exc:
-            raise ConfigError(f"cannot open {str(self.path)!r} for --to jsonl: {exc.strerror}") from None
+            raise ConfigError(
+                f"cannot open {str(self.path)!r} for --to jsonl:PATH: {why_unusable(self.path.parent, exc)}"
+            ) from None
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
         assert self._out is not None
@@ -61,7 +68,7 @@ class JsonlSink(Sink):
             try:
                 self._out.write(data)
                 self._out.flush()
-                if self.path is not None:
+                if self._fsync:
                     os.fsync(self._out.fileno())
             except OSError as exc:
                 self._broken = f"jsonl: cannot write to {self.path or 'stdout'}: {exc.strerror}"
@@ -83,6 +90,13 @@ class JsonlSink(Sink):
                 with contextlib.suppress(OSError):
                     self._out.close()
         self._out = None
+
+
+def _absolute(target: str) -> Path:
+    """The target's absolute path; symlinks resolved, except to a device or pipe (``/dev/stdout``
+    resolves to ``/proc/<pid>/fd/pipe:[…]``, which cannot be opened by name)."""
+    path = Path(os.path.abspath(Path(target).expanduser()))
+    return path if path.exists() and not path.is_file() else path.resolve()
 
 
 @hookimpl

@@ -77,7 +77,10 @@ def read_export(
         if not first:
             return
         delimiter = _delimiter(first)
-        cells = next(csv.reader([first], delimiter=delimiter), [])
+        try:
+            cells = next(csv.reader([first], delimiter=delimiter), [])
+        except csv.Error:  # not CSV (a lone carriage return): no header; as a data row it is quarantined
+            cells = []
         header = [normalise_header(cell) for cell in cells]
         if any(name in COLUMN_NAMES for name in header):  # data cells never name a column
             reader = csv.reader(lines, delimiter=delimiter)

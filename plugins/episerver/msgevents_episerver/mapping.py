@@ -23,7 +23,7 @@ from msgevents.timestamps import (
     parse_iso8601,
     parse_with_format,
 )
-from msgevents_episerver.settings import EpiserverSettings
+from msgevents_episerver.settings import COLUMN_NAMES, EpiserverSettings
 
 __all__ = ["CAMPAIGN_KEY", "LINK_ID_PREFIX", "PROVIDER", "RESPONSE_CATEGORIES", "STREAM_EVENTS", "Mapper"]
 
@@ -73,7 +73,10 @@ _validate_event = msgevents.Event.model_validate
 
 
 def _epoch_millis(value: str) -> datetime:
-    return parse_epoch_millis(int(value) if value.isdigit() else value)
+    # the fast path for plain digits; anything else (a 10,000-digit cell, "²") the core parses
+    if len(value) < 19 and value.isascii() and value.isdigit():
+        return parse_epoch_millis(int(value))
+    return parse_epoch_millis(value)
 
 
 def timestamp_parser(fmt: str) -> Callable[[str], datetime]:
@@ -112,7 +115,13 @@ class Mapper:
         handler = self._handlers.get(record.stream)
         if handler is None:
             raise MappingError(f"unknown Optimizely stream {record.stream!r}")
-        return handler(record)
+        try:
+            return handler(record)
+        except (AttributeError, TypeError):  # free on the fast path: rows are text
+            problem = _not_text(record.data)
+            if problem:  # a row holding numbers or lists (a hand-edited quarantine file, a processor)
+                raise MappingError(problem) from None
+            raise
 
     # -- closed-loop rows ------------------------------------------------------------------
 
@@ -139,7 +148,7 @@ class Mapper:
         except TimestampError as exc:
             raise MappingError(f"column timestamp: {exc}") from None
         mailing = (data.get("mailing_id") or "").strip()
-        if mailing and not mailing.isdigit():
+        if mailing and not (mailing.isascii() and mailing.isdigit()):
             raise MappingError(
                 f"column mailing_id: {mailing!r} is not a mailing id (a number); "
                 f"check MSGEVENTS_EPISERVER_COLUMNS_{stream.upper()}"
@@ -220,6 +229,18 @@ class Mapper:
         ]
 
 
+def _not_text(data: Any) -> str:
+    """Why ``data`` is not a row of text cells, or ``""`` when it is one."""
+    if not isinstance(data, dict):
+        return f"the record is a {type(data).__name__}, not a row of columns"
+    wrong = [
+        f"{name} ({type(value).__name__} {value!r:.40})"
+        for name, value in data.items()
+        if name in COLUMN_NAMES and value is not None and not isinstance(value, str)
+    ]
+    return f"column(s) {', '.join(wrong)}: not text" if wrong else ""
+
+
 def _rest_id(value: Any) -> str | None:
     """A REST mailing id as a string; absent or 0 (a global unsubscribe) → None."""
     if value is None or isinstance(value, bool):
@@ -227,6 +248,6 @@ def _rest_id(value: Any) -> str | None:
     text = str(value).strip()
     if not text or text == "0":
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise MappingError(f"field mailingId: {value!r} is not a mailing id (a number)")
     return text

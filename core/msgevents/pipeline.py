@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,7 +35,6 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from msgevents.errors import (
@@ -55,7 +53,7 @@ from msgevents.identity import IdentityStep
 from msgevents.lock import RunLock
 from msgevents.processing import Processor
 from msgevents.provider import NotModelled, Provider, Record
-from msgevents.quarantine import QuarantineWriter, escaped
+from msgevents.quarantine import QuarantineWriter, quarantine_key
 from msgevents.redact import redact
 from msgevents.report import Progress, RunReport
 from msgevents.sink import Outcome, Sink, ledger_key
@@ -158,6 +156,7 @@ class Collector:
         self._buffer: dict[str, list[Event]] = {}
         self._buffered = 0
         self._outbox_used = False  # whether the outbox may hold keys of this sink
+        self._quarantined_now: set[bytes] = set()  # quarantine keys this run wrote
 
     # -- the run ------------------------------------------------------------------------
 
@@ -500,16 +499,10 @@ class Collector:
         payload = event.event_id if event is not None else (record.data if record else None)
         if stream is None:
             stream = record.stream if record else ""
-        try:
-            content = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
-        except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate)
-            content = orjson.dumps(escaped(payload), option=orjson.OPT_SORT_KEYS, default=str)
-        key = hashlib.blake2b(
-            f"{self.provider.name}\x1f{self.account}\x1f{kind}\x1f{stream}\x1f".encode() + content,
-            digest_size=16,
-        ).digest()
+        key = quarantine_key(self.provider.name, self.account, kind, stream, payload)
         assert self.state is not None
-        if self.state.quarantined_before(key):
+        again = key in self._quarantined_now  # read twice in this run: a line each time, as counted
+        if not again and self.state.quarantined_before(key):
             self.report.quarantined_before += 1
             return
         self.quarantine.add(
@@ -521,7 +514,9 @@ class Collector:
             record=record.data if record else None,
             event=event,
         )
-        self.state.remember_quarantined(key)
+        if not again:
+            self._quarantined_now.add(key)
+            self.state.remember_quarantined(key)
 
     def _quarantine_record(self, record: Record, reason: str, kind: str = "mapping") -> None:
         self.report.unmapped += 1

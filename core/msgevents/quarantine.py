@@ -11,6 +11,7 @@ Secrets are masked in everything written.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from msgevents.paths import STATE_SETTING, ensure_directory, unusable
 from msgevents.redact import redact, redact_value
 from msgevents.timestamps import UTC, format_timestamp
 
-__all__ = ["QuarantineWriter"]
+__all__ = ["QuarantineWriter", "escaped", "quarantine_key"]
 
 
 class QuarantineWriter:
@@ -106,6 +107,16 @@ class QuarantineWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
+
+
+def quarantine_key(provider: str, account: str, kind: str, stream: str, payload: Any) -> bytes:
+    """What identifies a quarantined record across runs: its content, not where it was read."""
+    try:
+        content = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
+    except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate)
+        content = orjson.dumps(escaped(payload), option=orjson.OPT_SORT_KEYS, default=str)
+    prefix = f"{provider}\x1f{account}\x1f{kind}\x1f{stream}\x1f".encode()
+    return hashlib.blake2b(prefix + content, digest_size=16).digest()
 
 
 def escaped(value: Any) -> Any:

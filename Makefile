@@ -43,9 +43,15 @@ demo: install
 	    --input examples/mailgun/webhooks.jsonl.gz \
 	    --to feed:demo-output/mailgun-feeds --state demo-output/state.db
 	@echo
-	@ls -l demo-output/feeds demo-output/mailgun-feeds
+	$(BIN)/msgevents collect --provider ses \
+	    --input examples/ses/firehose-20241104-0900.json.gz \
+	    --input examples/ses/sns-notifications-20241104.jsonl \
+	    --to feed:demo-output/ses-feeds --state demo-output/state.db
+	@echo
+	@ls -l demo-output/feeds demo-output/mailgun-feeds demo-output/ses-feeds
 	@echo "first lines of the feed files:"
-	@head -n 4 demo-output/feeds/event_history_*.json demo-output/mailgun-feeds/event_history_*.json
+	@head -n 4 demo-output/feeds/event_history_*.json demo-output/mailgun-feeds/event_history_*.json \
+	    demo-output/ses-feeds/event_history_*.json
 
 test: dev
 	$(BIN)/ruff check .

@@ -163,5 +163,7 @@ class ProviderContract:
             raise ContractFailure("the first collect delivered nothing")
         if second.total("delivered") != 0:
             raise ContractFailure(f"the second collect delivered {second.total('delivered')} events again")
-        if second.total("already_delivered") != first.total("delivered"):
+        # ">=": an input may hold the same event twice (an SNS or webhook re-delivery); the first
+        # run delivers it once, the second counts every copy as already delivered
+        if second.total("already_delivered") < first.total("delivered"):
             raise ContractFailure("the second collect did not recognise every delivered event")

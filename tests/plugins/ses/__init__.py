@@ -1,0 +1,1 @@
+"""Tests of the Amazon SES provider plugin (package ``ses``)."""

@@ -1,0 +1,34 @@
+"""Keys of bad records already quarantined, so re-reading a window does not quarantine them again."""
+
+from __future__ import annotations
+
+import time
+
+from msgevents.state.db import Database, Tx
+
+__all__ = ["QuarantineKeys"]
+
+
+class QuarantineKeys:
+    """The ``quarantined`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def seen(self, key: bytes) -> bool:
+        """Whether a bad record with this key was quarantined by an earlier run (or this one)."""
+        if self.db.conn is None:
+            return False
+        return self.db.conn.execute("SELECT 1 FROM quarantined WHERE key=?", (key,)).fetchone() is not None
+
+    def remember(self, key: bytes) -> None:
+        """Record that the quarantine file now holds this bad record; read-only stores skip it."""
+        if self.db.conn is None or self.db.readonly:
+            return
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT OR IGNORE INTO quarantined(key, first_seen) VALUES (?, ?)", (key, int(time.time()))
+            )
+
+    def prune(self, tx: Tx, cutoff: int) -> None:
+        tx.execute("DELETE FROM quarantined WHERE first_seen < ?", (cutoff,))

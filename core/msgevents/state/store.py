@@ -1,0 +1,207 @@
+"""``StateStore``: the entry point to a state file, composed of one object per table family.
+
+The pipeline calls the methods below; each delegates to :mod:`~msgevents.state.ledger`,
+:mod:`~msgevents.state.outbox`, :mod:`~msgevents.state.positions`,
+:mod:`~msgevents.state.runs`, :mod:`~msgevents.state.journal` or
+:mod:`~msgevents.state.quarantine_keys`. Only :meth:`StateStore.acknowledge` and
+:meth:`StateStore.prune_ledger` span several of them, in one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from msgevents.events import Event
+from msgevents.state.db import Database, Tx, migrate
+from msgevents.state.journal import FeedFiles, FeedJournal
+from msgevents.state.ledger import REJECTED, Ledger
+from msgevents.state.outbox import Outbox
+from msgevents.state.positions import Positions
+from msgevents.state.quarantine_keys import QuarantineKeys
+from msgevents.state.runs import Runs
+
+__all__ = ["StateStore"]
+
+
+class StateStore:
+    """Access to one state file. Use :meth:`open` (read-write) or :meth:`open_readonly`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.ledger = Ledger(db)
+        self.outbox = Outbox(db)
+        self.positions_table = Positions(db)
+        self.runs_table = Runs(db)
+        self.feed_files = FeedFiles(db, self.ledger)
+        self.quarantine_keys = QuarantineKeys(db)
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    @property
+    def readonly(self) -> bool:
+        return self.db.readonly
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> StateStore:
+        """Open (creating owner-only and migrating as needed) the state file at ``path``."""
+        store = cls(Database.connect(Path(path)))
+        with store.db.opening():
+            migrate(store.db, store.transaction)
+        return store
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> StateStore:
+        """Open for reading only (``--dry-run``); a missing file reads as empty state."""
+        return cls(Database.open_readonly(Path(path)))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _require(self) -> Any:
+        return self.db.require()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """A write transaction (``BEGIN IMMEDIATE``): all or nothing."""
+        with self.db.transaction() as tx:
+            yield tx
+
+    def sink_id(self, key: str) -> int | None:
+        """The numeric id of a sink key; created on first use (``None`` when read-only and new)."""
+        return self.db.sink_id(key)
+
+    # -- positions --------------------------------------------------------------------------
+
+    def position(self, provider: str, account: str, stream: str, sink_id: int | None) -> datetime | None:
+        return self.positions_table.get(provider, account, stream, sink_id)
+
+    def positions(self, provider: str, account: str, sink_id: int | None) -> dict[str, datetime]:
+        return self.positions_table.all(provider, account, sink_id)
+
+    def reset_positions(self, provider: str, account: str, sink_id: int) -> None:
+        self.positions_table.reset(provider, account, sink_id)
+
+    def first_start(self, provider: str, account: str, sink_id: int | None) -> datetime | None:
+        return self.positions_table.first_start(provider, account, sink_id)
+
+    def set_first_start(self, provider: str, account: str, sink_id: int, start: datetime) -> None:
+        self.positions_table.set_first_start(provider, account, sink_id, start)
+
+    # -- ledger ------------------------------------------------------------------------------
+
+    def known(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
+        """Those of ``keys`` already in the ledger of ``sink_id`` (delivered or rejected)."""
+        return set(self.ledger.status(sink_id, keys))
+
+    def ledger_status(self, sink_id: int | None, keys: Sequence[bytes]) -> dict[bytes, int]:
+        """Those of ``keys`` in the ledger of ``sink_id``, each with its status
+        (``DELIVERED`` or ``REJECTED``): :meth:`known` and :meth:`rejected_among` in one look-up."""
+        return self.ledger.status(sink_id, keys)
+
+    def rejected_among(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
+        """Those of ``keys`` (already known to the ledger) that the sink rejected for good."""
+        return {key for key, status in self.ledger.status(sink_id, keys).items() if status == REJECTED}
+
+    def acknowledge(
+        self,
+        sink_id: int,
+        *,
+        delivered: Sequence[bytes] = (),
+        rejected: Sequence[bytes] = (),
+        file_id: int | None = None,
+        positions: Iterable[tuple[str, str, str, datetime]] = (),
+        outbox_done: Sequence[bytes] = (),
+    ) -> None:
+        """One transaction: ledger rows, a feed file committed, positions advanced, outbox cleared.
+
+        ``positions`` are ``(provider, account, stream, new position)``.
+        """
+        now = int(time.time())
+        with self.db.transaction() as tx:
+            journaled = self.feed_files.commit(tx, file_id) if file_id is not None else None
+            if delivered:  # sorted: B-tree inserts in key order touch far fewer pages
+                keys = sorted(delivered)
+                if journaled != (sink_id, keys):  # a feed file's keys are in the ledger already
+                    self.ledger.insert(tx, sink_id, keys, now=now)
+            if rejected:
+                self.ledger.reject(tx, sink_id, rejected, now=now)
+            self.positions_table.advance(tx, sink_id, positions)
+            if outbox_done:
+                self.outbox.done(tx, sink_id, outbox_done)
+
+    def forget_rejections(self, sink_id: int, keys: Sequence[bytes]) -> None:
+        """Drop 'rejected' ledger rows so ``replay`` can send those events again."""
+        self.ledger.forget_rejections(sink_id, keys)
+
+    def prune_ledger(self, retention: timedelta, every: timedelta = timedelta(hours=12)) -> int:
+        """Delete ledger rows older than ``retention`` (at most once per ``every``)."""
+        now = time.time()
+        last = self.db.meta("ledger_pruned_at")
+        if last is not None and now - float(last) < every.total_seconds():
+            return 0
+        with self.db.transaction() as tx:
+            deleted = self.ledger.prune(tx, retention, now)
+            self.quarantine_keys.prune(tx, int(now - retention.total_seconds()))
+            self.feed_files.prune(tx)
+            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_pruned_at', ?)", (str(now),))
+        return deleted
+
+    # -- quarantine ----------------------------------------------------------------------------
+
+    def quarantined_before(self, key: bytes) -> bool:
+        """Whether a bad record with this key was quarantined by an earlier run (or this one)."""
+        return self.quarantine_keys.seen(key)
+
+    def remember_quarantined(self, key: bytes) -> None:
+        """Record that the quarantine file now holds this bad record; read-only stores skip it.
+
+        Call it only once the quarantine line is written: a run killed in between then
+        quarantines the record again rather than never.
+        """
+        self.quarantine_keys.remember(key)
+
+    # -- feed files (SinkJournal) ----------------------------------------------------------------
+
+    def journal(self, sink_id: int) -> FeedJournal:
+        return FeedJournal(self.feed_files, self.path, sink_id)
+
+    # -- outbox ----------------------------------------------------------------------------------
+
+    def park(self, sink_id: int, items: Iterable[tuple[Event, str]]) -> int:
+        """Store unacknowledged events (with their stream) in the outbox; returns how many."""
+        return self.outbox.park(sink_id, items)
+
+    def known_in_outbox(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
+        """Those of ``keys`` waiting in the outbox of ``sink_id``."""
+        return self.outbox.among(sink_id, keys)
+
+    def outbox_count(
+        self, sink_id: int | None, provider: str | None = None, account: str | None = None
+    ) -> int:
+        """Events waiting in the outbox of ``sink_id``; of one provider (and account) when given."""
+        return self.outbox.count(sink_id, provider, account)
+
+    def outbox_batches(
+        self, sink_id: int | None, provider: str, account: str, size: int = 1000
+    ) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        """Pages of ``(stream, event JSON)`` waiting in the outbox, in key order."""
+        return self.outbox.batches(sink_id, provider, account, size)
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def start_run(self, provider: str, account: str, sink: str, mode: str) -> int:
+        return self.runs_table.start(provider, account, sink, mode)
+
+    def finish_run(self, run_id: int, outcome: str, exit_code: int | None, report: dict[str, Any]) -> None:
+        self.runs_table.finish(run_id, outcome, exit_code, report)
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self.runs_table.recent(limit)

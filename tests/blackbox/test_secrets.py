@@ -172,3 +172,40 @@ def test_echoed_credentials_never_reach_output_report_state_or_quarantine(tmp_pa
         if text in haystack
     ]
     assert not leaks, leaks
+
+
+MAILGUN_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+
+
+def test_an_echoed_mailgun_api_key_never_reaches_output_report_or_state(tmp_path, echo_400):
+    """Mailgun authenticates with Basic ``api:<key>``: its base64 is the derived form to mask."""
+    env = {
+        "MSGEVENTS_MAILGUN_DOMAIN": "mg.example.com",
+        "MSGEVENTS_MAILGUN_API_KEY": MAILGUN_KEY,
+        "MSGEVENTS_MAILGUN_BASE_URL": echo_400.url,
+        "MSGEVENTS_MAILGUN_HTTP_RETRIES": "1",
+    }
+    environment = subprocess_env(tmp_path, **env)
+    result = subprocess.run(
+        [*MSGEVENTS, "collect", "--provider", "mailgun", "--to", "jsonl:-", "-vv", "--report", "report.json"],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert any("/v3/mg.example.com/" in path for path in echo_400.paths)
+    assert result.returncode not in (0, 1), result.stderr
+    assert "Authorization" in result.stderr  # the echoed body was shown, masked
+    encoded = base64.b64encode(f"api:{MAILGUN_KEY}".encode()).decode()
+    forms = {"key": MAILGUN_KEY, "base64 of api:key": encoded, "its key part": encoded[8:-4]}
+    haystacks = {
+        "stdout/stderr": result.stdout + result.stderr,
+        "report": (tmp_path / "report.json").read_text(),
+    }
+    for path in tmp_path.rglob("state.db*"):
+        haystacks[path.name] = path.read_bytes().decode("utf-8", "replace")
+    leaks = [
+        f"{form} in {where}"
+        for form, text in forms.items()
+        for where, hay in haystacks.items()
+        if text in hay
+    ]
+    assert not leaks, leaks

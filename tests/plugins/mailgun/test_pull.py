@@ -172,3 +172,24 @@ def test_events_indexed_late_are_picked_up_by_the_next_run_and_nothing_twice(mai
     expected = [*(f"U{i}" for i in range(12)), "U50", "U51", "U100", "U200"]
     assert sorted(row["id"] for row in rows) == sorted(expected)
     assert len(rows) == len({(r["id"], r["event"], r["timestamp"]) for r in rows})
+
+
+class _NoHttp:
+    def request(self, *args, **kwargs):
+        raise AssertionError("no request may be sent")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.mailgun.net.evil.example.com/v3/mg.example.com/events/abc",
+        "http://api.mailgun.net/v3/mg.example.com/events/abc",
+        "https://api.eu.mailgun.net/v3/mg.example.com/events/abc",
+    ],
+)
+def test_a_paging_url_on_another_origin_is_never_sent_the_key(url):
+    from msgevents_mailgun.api import MailgunApi
+
+    api = MailgunApi(_NoHttp(), "https://api.mailgun.net", "mg.example.com", "MSGEVENTS_MAILGUN_")
+    with pytest.raises(msgevents.ProviderUnavailableError, match="another host"):
+        api.get(url)

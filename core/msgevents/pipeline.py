@@ -489,9 +489,9 @@ class Collector:
         record: Record | None,
         event: Event | None = None,
         stream: str | None = None,
-    ) -> None:
-        """Quarantine a bad record unless an earlier run did; re-read windows (the restatement
-        overlap) would otherwise quarantine the same record on every run.
+    ) -> bool:
+        """Quarantine a bad record unless an earlier run did (then False); re-read windows (the
+        restatement overlap) would otherwise quarantine the same record on every run.
 
         The quarantine line is written (and handed to the OS) before the state remembers it,
         so a run killed in between quarantines the record again instead of losing it.
@@ -504,7 +504,7 @@ class Collector:
         again = key in self._quarantined_now  # read twice in this run: a line each time, as counted
         if not again and self.state.quarantined_before(key):
             self.report.quarantined_before += 1
-            return
+            return False
         self.quarantine.add(
             kind,
             reason,
@@ -517,6 +517,7 @@ class Collector:
         if not again:
             self._quarantined_now.add(key)
             self.state.remember_quarantined(key)
+        return True
 
     def _quarantine_record(self, record: Record, reason: str, kind: str = "mapping") -> None:
         self.report.unmapped += 1
@@ -528,8 +529,8 @@ class Collector:
             return
         events, unresolved = self.identity(events)
         for event, reason in unresolved:  # phone-only events CrossEngage cannot key
-            self.report.count(event.event, "quarantined")
-            self._quarantine_once("identity", reason, None, event, stream=_stream_of(tag))
+            if self._quarantine_once("identity", reason, None, event, stream=_stream_of(tag)):
+                self.report.count(event.event, "quarantined")
         for name, processor in self.processors:
             before = len(events)
             try:

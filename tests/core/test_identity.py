@@ -373,3 +373,13 @@ def test_about_shows_where_the_customer_id_comes_from_and_the_identity_file_sett
     assert "MSGEVENTS_FAKE_IDENTITY_FILE" in result.output
     described = json.loads(CliRunner().invoke(cli, ["about", "fake", "--json"]).output)
     assert described["identity_source"] == "user"
+
+
+def test_an_unresolved_event_read_again_by_a_later_run_is_counted_apart_not_quarantined_twice(fake, tmp_path):
+    path = write_records(tmp_path / "in.jsonl", [rec(3, phone="+4915123456789")])
+    first = collect(fake(), tmp_path, inputs=[path])
+    second = collect(fake(), tmp_path, inputs=[path])
+    assert first.total("quarantined") == 1
+    assert second.total("quarantined") == 0
+    assert second.quarantined_before == 1
+    assert second.quarantine_file is None  # no line written again

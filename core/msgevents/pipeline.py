@@ -210,7 +210,6 @@ class Collector:
         self.identity.check()  # a bad lookup file stops the run before anything is sent
         if self.sink is not None and not options.dry_run:
             assert self.sink_id is not None
-            self.sink.on_outcomes = self._apply_all
             self.sink.open(state.journal(self.sink_id))
             state.prune_ledger(options.ledger_retention)
         self._send_outbox()
@@ -229,9 +228,7 @@ class Collector:
         with contextlib.suppress(_Stop):  # the sink went down on this last submission: settled below
             self._submit_buffered()
         if self.sink is not None and not options.dry_run:
-            self._apply_all(self.sink.flush())
-        if self._unparked and options.inputs and not options.dry_run:
-            self._park_from_inputs(options.inputs)
+            self._apply_all(self.sink.finish())
         self._commit_ready_positions()
         if stopped_by is not None:
             raise stopped_by
@@ -263,8 +260,7 @@ class Collector:
                     continue
             self._inflight[OUTBOX] += len(events)
             self._inflight_keys.update(keys)
-            self.sink.submit(events, OUTBOX)
-            self._apply_all(self.sink.poll())
+            self._apply_all(self.sink.send(events, OUTBOX))
             if self._sink_down:
                 break
 
@@ -337,40 +333,6 @@ class Collector:
             except InputFileError as exc:  # what it yielded is delivered; the next file is read
                 self.report.file_error(str(path), redact(str(exc)))
         self._flush_buffer(INPUT)
-
-    def _park_from_inputs(self, paths: list[Path]) -> None:
-        """Park the events of feed files that could not be finished, read again from the inputs.
-
-        A file-writing sink hands back receipts, not events (memory stays flat), so its
-        failed events cannot go to the outbox as they are. The ``--input`` files can be read
-        again: their records are mapped quietly (no counts, no quarantine) and the events
-        whose keys failed are parked, to be sent first by the next run.
-        """
-        wanted = self._unparked
-        try:
-            for path in paths:
-                for page in _until_file_error(self.provider, path):
-                    events: list[Event] = []
-                    for record in page:
-                        if record.error is not None:
-                            continue
-                        try:
-                            result = self.provider.map_record(record)
-                        except Exception:  # quarantined (or reported) on the first reading
-                            continue
-                        if not isinstance(result, NotModelled):
-                            events.extend(e for e in result if isinstance(e, Event))
-                    events = self.identity(events)[0]
-                    for _name, processor in self.processors:
-                        events = [e for e in processor(events, self.provider) if isinstance(e, Event)]
-                    found = [(e, INPUT) for e in events if ledger_key(e) in wanted]
-                    if found:
-                        self._park(found)
-                        wanted.difference_update(ledger_key(e) for e, _tag in found)
-                    if not wanted:
-                        return
-        except Exception as exc:  # what is still missing is reported below
-            log.warning("reading the --input files again to park undelivered events failed: %s", exc)
 
     def _read_replay(self, path: Path) -> None:
         from msgevents.replay import read_quarantine  # local: only replay needs it
@@ -601,12 +563,11 @@ class Collector:
             return
         self._inflight[tag] += len(fresh)
         inflight.update(fresh_keys)
-        self.sink.submit(fresh, tag)
-        self._apply_all(self.sink.poll())
+        self._apply_all(self.sink.send(fresh, tag))
         if self._sink_down is not None and self.report.mode != "input":
             raise _Stop  # no point pulling more: positions stay, the next run re-reads
 
-    def _apply_all(self, outcomes: list[Outcome]) -> None:
+    def _apply_all(self, outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
             self._apply(outcome)
 
@@ -805,12 +766,6 @@ def _fewer_gc_passes() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
-
-
-def _until_file_error(provider: Provider, path: Path) -> Iterator[Sequence[Record]]:
-    """The batches of ``read_input(path)`` up to an InputFileError (reported on the first reading)."""
-    with contextlib.suppress(InputFileError):
-        yield from provider.read_input(path)
 
 
 def _stream_of(tag: str) -> str:

@@ -13,10 +13,9 @@ The full contract, with an example, is ``docs/plugin-authors.md``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
@@ -27,6 +26,7 @@ from msgevents.events import Event, EventType
 from msgevents.http import HttpClient, RetryPolicy
 from msgevents.sink import DeliveryStats
 from msgevents.timestamps import UTC
+from msgevents.values import NotModelled, Record, Window
 
 __all__ = [
     "NotModelled",
@@ -36,49 +36,6 @@ __all__ = [
     "Window",
     "load_settings",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A half-open time range ``[since, until)`` in the provider's clock, both aware UTC."""
-
-    since: datetime
-    until: datetime
-
-    def __post_init__(self) -> None:
-        for name in ("since", "until"):
-            if getattr(self, name).tzinfo is None:
-                raise ValueError(f"Window.{name} must be timezone-aware")
-        if self.until < self.since:
-            raise ValueError(f"empty window: until {self.until} is before since {self.since}")
-
-
-class Record(NamedTuple):
-    """A native record as the provider delivered it, with where it came from.
-
-    ``stream`` names the provider's stream (``opens``, ``clicks``, …); ``data``
-    is the raw record (a dict of strings for CSV rows, parsed JSON for API
-    pages); ``source`` says where it was read (``getOpens startRow=1000``,
-    ``opens_20240501.csv:17``) and is shown in quarantine entries. A reader
-    that cannot parse a row yields it with ``error`` set (and whatever it could
-    read in ``data``): the core quarantines it with that reason without mapping.
-    """
-
-    stream: str
-    data: dict[str, Any]
-    source: str = ""
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NotModelled:
-    """Returned by :meth:`Provider.map_record` for a native type outside the model.
-
-    Counted per ``native_type`` in the run report, never quarantined
-    (e.g. Mailgun ``stored``, Optimizely ``autoresponder`` responses).
-    """
-
-    native_type: str
 
 
 class ProviderSettings(BaseSettings):

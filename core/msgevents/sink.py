@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Protocol
 
-from msgevents.events import _LEDGER_KEY_SLOT, Event, EventType
+from msgevents.events import _LEDGER_KEY_SLOT, Event
+from msgevents.values import Outcome, PendingFile, Receipt
 
 __all__ = [
     "DeliveryStats",
@@ -54,43 +55,6 @@ _cached_key = _LEDGER_KEY_SLOT.__get__
 _cache_key = _LEDGER_KEY_SLOT.__set__
 
 
-class Receipt(NamedTuple):
-    """A compact stand-in for a submitted event: ledger key, type and the batch's tag."""
-
-    key: bytes
-    event_type: EventType
-    tag: Any
-
-    @classmethod
-    def of(cls, event: Event, tag: Any) -> Receipt:
-        return cls(ledger_key(event), event.event, tag)
-
-
-@dataclass
-class Outcome:
-    """What became of some submitted events.
-
-    - ``delivered``: receipts of events the destination acknowledged (HTTP 202,
-      file renamed into place)
-    - ``rejected``: ``(receipt, event, reason)`` refused for good; quarantined
-    - ``failed``: ``(receipt, event)`` not acknowledged (retries exhausted, sink
-      down); the pipeline keeps the event pending in the outbox. ``event`` is
-      ``None`` when the sink no longer holds it (a feed file that failed after
-      its lines were written); such events are re-read by the next live run.
-    - ``ambiguous``: a request's outcome was unknowable (timeout or connection
-      lost after it left) and it was repeated
-    - ``file_id``: the journal id of a feed file whose ledger rows were recorded
-      as pending before the rename (see :class:`SinkJournal`)
-    """
-
-    delivered: list[Receipt] = field(default_factory=list)
-    rejected: list[tuple[Receipt, Event, str]] = field(default_factory=list)
-    failed: list[tuple[Receipt, Event | None]] = field(default_factory=list)
-    ambiguous: bool = False
-    error: str | None = None
-    file_id: int | None = None
-
-
 @dataclass
 class DeliveryStats:
     """Counters a sink (or an HTTP client) keeps for the run report. Thread-safe increments."""
@@ -115,15 +79,6 @@ class DeliveryStats:
             "ambiguous": self.ambiguous,
             "files": self.files,
         }
-
-
-@dataclass(frozen=True)
-class PendingFile:
-    """A feed file recorded as written but not yet known to be renamed into place."""
-
-    file_id: int
-    tmp_path: str
-    final_path: str
 
 
 class SinkJournal(Protocol):
@@ -167,24 +122,6 @@ class Sink:
     def __init__(self, target: str | None) -> None:
         self.target = target
         self.stats = DeliveryStats()
-        #: Set by the pipeline: commits outcomes (ledger, positions) at once.
-        self.on_outcomes: Callable[[list[Outcome]], None] | None = None
-
-    def hand_over(self, outcomes: list[Outcome]) -> bool:
-        """Give completed outcomes to the pipeline *now*, from the thread that called
-        :meth:`submit` or :meth:`flush`.
-
-        A sink whose ``submit``/``flush`` can block for long (waiting on requests)
-        calls this while it waits, so what was acknowledged is written to the
-        ledger straight away: a run killed at any moment repeats at most the
-        requests in flight. Returns ``False`` (and takes nothing) when no
-        pipeline is attached: keep such outcomes for :meth:`poll`.
-        """
-        if self.on_outcomes is None:
-            return False
-        if outcomes:
-            self.on_outcomes(outcomes)
-        return True
 
     @classmethod
     def from_target(cls, target: str | None) -> Sink:
@@ -216,7 +153,8 @@ class Sink:
         """Hand events over for delivery; may block while too much is in flight.
 
         Every event must come back exactly once in some :class:`Outcome`, as a
-        :class:`Receipt` carrying ``tag`` (``Receipt.of(event, tag)``).
+        :class:`Receipt` carrying ``tag`` (``Receipt.of(event, tag)``), from
+        :meth:`poll`, :meth:`flush`, :meth:`send` or :meth:`finish`.
         """
         raise NotImplementedError
 
@@ -227,6 +165,22 @@ class Sink:
     def flush(self) -> list[Outcome]:
         """Finish everything submitted and return the remaining outcomes."""
         return self.poll()
+
+    def send(self, events: Sequence[Event], tag: Any = None) -> Iterator[Outcome]:
+        """:meth:`submit` the events, yielding outcomes as they complete; consume it to the end.
+
+        The pipeline delivers through this method and commits each outcome as it
+        comes. The default submits, then yields :meth:`poll`. A sink whose
+        ``submit`` can block for long (waiting on requests) overrides it to yield
+        what completed while it waits, so a run killed at any moment repeats at
+        most the requests in flight.
+        """
+        self.submit(events, tag)
+        yield from self.poll()
+
+    def finish(self) -> Iterator[Outcome]:
+        """:meth:`flush`, yielding outcomes as they complete; consume it to the end."""
+        yield from self.flush()
 
     def close(self) -> None:
         """Release resources. Called once, after the last :meth:`flush`."""

@@ -529,7 +529,7 @@ def test_a_first_live_run_that_does_not_finish_keeps_its_since_for_the_next_run(
 
 
 def test_events_of_a_feed_file_that_could_not_be_finished_wait_in_the_outbox(fake, tmp_path, monkeypatch):
-    """--input run, the rename fails: the events are read again from the input and parked."""
+    """--input run, the rename fails: the sink hands the events back and they are parked."""
     from msgevents.sinks import feed
 
     path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(8)] + [record(99, "broken")])

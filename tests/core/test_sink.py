@@ -125,11 +125,27 @@ def test_base_sink_requires_key_and_submit():
         sink.submit([])
 
 
-def test_hand_over_passes_outcomes_to_the_pipeline():
-    sink = MinimalSink("x")
-    received: list[list[Outcome]] = []
-    sink.on_outcomes = received.append
-    outcome = Outcome()
-    sink.hand_over([outcome])
-    sink.hand_over([])  # nothing to hand over: no call
-    assert received == [[outcome]]
+def test_send_and_finish_return_what_submit_poll_and_flush_report():
+    """The pipeline delivers through send()/finish(): the base class builds them on
+    submit(), poll() and flush(), so a sink that only implements those works unchanged."""
+    submitted, polled, flushed = Outcome(error="polled"), Outcome(error="flushed"), []
+
+    class Queued(MinimalSink):
+        def submit(self, events, tag=None):
+            submitted.error = f"{len(events)} {tag}"
+            flushed.append(Outcome(error="flushed"))
+
+        def poll(self):
+            return [submitted, polled] if flushed else []
+
+        def flush(self):
+            out, flushed[:] = list(flushed), []
+            return out
+
+    sink = Queued("x")
+    sent = sink.send([], "t")
+    assert submitted.error == "polled"  # lazy: nothing is submitted before it is consumed
+    assert list(sent) == [submitted, polled]
+    assert submitted.error == "0 t"
+    assert [o.error for o in sink.finish()] == ["flushed"]
+    assert list(sink.finish()) == []

@@ -336,14 +336,15 @@ def test_concurrency_and_queued_bodies_are_bounded(emulator, make_sink):
     assert emulator.compare(events).exact
 
 
-def test_outcomes_are_handed_over_while_submit_waits(make_sink):
+def test_outcomes_are_yielded_while_send_waits(make_sink):
     with CrossEngageEmulator(api_key=API_KEY, latency=0.05) as ce:
         sink = make_sink(ce, concurrency=2)
         handed: list[tuple[threading.Thread, list[Outcome]]] = []
-        sink.on_outcomes = lambda outcomes: handed.append((threading.current_thread(), outcomes))
         events = [e for i in range(20) for e in events_for(f"user{i}", 1)]
 
-        sink.submit(events, "batch")  # 20 bodies, 6 fit in flight and queued: waits for 14 requests
+        # 20 bodies, 6 fit in flight and queued: send() waits for 14 requests, yielding meanwhile
+        for outcome in sink.send(events, "batch"):
+            handed.append((threading.current_thread(), [outcome]))
         during_submit = [o for _thread, outcomes in handed for o in outcomes]
         rest = sink.flush()
 

@@ -560,7 +560,7 @@ def test_a_failed_rename_acknowledges_nothing_and_leaves_nothing(
     [outcome] = deliver(sink, events)
     assert outcome.delivered == []
     assert [r.key for r, _event in outcome.failed] == [ledger_key(e) for e in events]
-    assert all(event is None for _r, event in outcome.failed)  # written out, no longer held
+    assert [event for _r, event in outcome.failed] == events  # handed back to be parked
     assert str(feeds) in outcome.error
     assert "Permission denied" in outcome.error
     assert list(feeds.iterdir()) == []
@@ -633,7 +633,7 @@ def test_a_failure_mid_batch_reports_every_event_exactly_once(
     keys = [ledger_key(e) for e in events]
     assert delivered == keys[:3]
     assert sorted(failed) == sorted(keys[3:])
-    assert [e for o in outcomes for _r, e in o.failed] == [None] * 3 + events[6:]  # still held: kept
+    assert [e for o in outcomes for _r, e in o.failed] == events[3:]  # handed back, none re-read
     assert len(final_files(feeds)) == 1
     assert hidden_files(feeds) == []
     assert store.known(store.sink_id(sink.key), keys) == set(keys[:3])
@@ -679,3 +679,36 @@ def test_the_sink_keeps_receipts_not_events(open_sink, cheap_events):
     assert delivered == total
     holding_them_all = per_event * total
     assert peak < holding_them_all / 4, (peak, holding_them_all)
+
+
+def test_the_events_of_a_file_that_failed_come_back_in_bounded_batches(
+    open_sink, feeds, cheap_events, monkeypatch
+):
+    """A file of 2,500 events that cannot be renamed: its events are handed back (to be parked),
+    read back from an anonymous spill file a batch at a time, never all at once."""
+    sink = open_sink()
+    events = list(cheap_events(0, 2_500))
+    refuse_rename(monkeypatch)
+    sink.submit(events, "t")
+    batches = sink.finish()
+    first = next(batches)
+    assert [e for _r, e in first.failed] == events[: feed._PARK_BATCH]
+    rest = list(batches)
+    assert [e for o in [first, *rest] for _r, e in o.failed] == events
+    assert all(len(o.failed) <= feed._PARK_BATCH for o in rest)
+    assert list(feeds.iterdir()) == []  # the spill is not in the feed directory
+
+
+def test_events_the_spill_cannot_give_back_fail_without_them(open_sink, feeds, cheap_events, monkeypatch):
+    """If the spill could not be written, the failed events are reported without their event."""
+    sink = open_sink()
+    events = list(cheap_events(0, 4))
+
+    def broken_add(self, batch):
+        self.broken = "No space left on device"
+
+    monkeypatch.setattr(feed._Spill, "add", broken_add)
+    refuse_rename(monkeypatch)
+    outcomes = deliver(sink, events)
+    assert [r.key for o in outcomes for r, _e in o.failed] == [ledger_key(e) for e in events]
+    assert [e for o in outcomes for _r, e in o.failed] == [None] * 4

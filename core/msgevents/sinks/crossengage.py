@@ -51,7 +51,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -78,7 +78,7 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "MSGEVENTS_CROSSENGAGE_"
 API_KEY_ENV = ENV_PREFIX + "API_KEY"
 CONNECT_TIMEOUT = 10.0
-#: While submit() or flush() wait, completed outcomes go to the pipeline this often (seconds).
+#: While send() or finish() wait, completed outcomes are yielded this often (seconds).
 HAND_OVER_INTERVAL = 0.01
 #: Statuses answered to the content of a request: isolate the offending events.
 REJECT_STATUSES = frozenset({400, 413, 422})
@@ -274,12 +274,20 @@ class CrossEngageSink(Sink):
     # -- the Sink protocol --------------------------------------------------------------
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
-        """Queue the events as request bodies; blocks while ``2 × concurrency`` bodies wait.
+        """Queue the events as request bodies; blocks while ``2 × concurrency`` bodies wait."""
+        for _waited in self._queue(events, tag):
+            pass
 
-        While it waits, completed outcomes are handed over to the pipeline
-        (:meth:`~msgevents.Sink.hand_over`) as they arrive, checked every
-        :data:`HAND_OVER_INTERVAL` seconds.
+    def send(self, events: Sequence[Event], tag: Any = None) -> Iterator[Outcome]:
+        """:meth:`submit`, yielding completed outcomes while it waits for room in the queue.
+
+        Checked every :data:`HAND_OVER_INTERVAL` seconds, in the calling thread.
         """
+        for _waited in self._queue(events, tag):
+            yield from self._drain()
+
+    def _queue(self, events: Sequence[Event], tag: Any) -> Iterator[None]:
+        """Queue the events' request bodies; yields while waiting and after each body."""
         if self._closed:
             raise RuntimeError("submit() after close()")
         self._start_workers()
@@ -296,12 +304,12 @@ class CrossEngageSink(Sink):
                         self._todo.put(item, timeout=HAND_OVER_INTERVAL)
                         break
                     except queue.Full:
-                        self._hand_over_done()
-            except BaseException:  # the pipeline's hand-over failed: this body was never queued
+                        yield
+            except BaseException:  # the consumer stopped: this body was never queued
                 with self._settled:
                     self._pending -= 1
                 raise
-            self._hand_over_done()
+            yield
 
     def poll(self) -> list[Outcome]:
         """Completed outcomes; never blocks, except once when raising :class:`~msgevents.AuthError`.
@@ -319,26 +327,18 @@ class CrossEngageSink(Sink):
         return self._drain()
 
     def flush(self) -> list[Outcome]:
-        """Wait for every submitted event, handing outcomes over meanwhile; return the rest."""
+        """Wait for every submitted event; return the outcomes not returned yet."""
+        return list(self.finish())
+
+    def finish(self) -> Iterator[Outcome]:
+        """Wait for every submitted event, yielding outcomes as they complete."""
         while True:
             with self._settled:
                 finished = self._settled.wait_for(lambda: self._pending == 0, HAND_OVER_INTERVAL)
             if finished:
-                return self.poll()
-            self._hand_over_done()
-
-    def _hand_over_done(self) -> None:
-        """Give the pipeline what completed so far, if a pipeline is attached.
-
-        Each hand-over is one small SQLite transaction (no fsync in WAL mode), so
-        handing over at once is cheap, and a run killed at any moment repeats at
-        most the requests in flight.
-        """
-        if self.on_outcomes is None:
-            return
-        outcomes = self._drain()
-        if outcomes:
-            self.hand_over(outcomes)
+                yield from self.poll()
+                return
+            yield from self._drain()
 
     def _drain(self) -> list[Outcome]:
         outcomes = []

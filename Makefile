@@ -48,10 +48,15 @@ demo: install
 	    --input examples/ses/sns-notifications-20241104.jsonl \
 	    --to feed:demo-output/ses-feeds --state demo-output/state.db
 	@echo
-	@ls -l demo-output/feeds demo-output/mailgun-feeds demo-output/ses-feeds
+	MSGEVENTS_TWILIO_IDENTITY_FILE=examples/twilio/lookup/phones.csv \
+	$(BIN)/msgevents collect --provider twilio \
+	    --input examples/twilio/status-callbacks-20250214.jsonl \
+	    --to feed:demo-output/twilio-feeds --state demo-output/state.db
+	@echo
+	@ls -l demo-output/feeds demo-output/mailgun-feeds demo-output/ses-feeds demo-output/twilio-feeds
 	@echo "first lines of the feed files:"
 	@head -n 4 demo-output/feeds/event_history_*.json demo-output/mailgun-feeds/event_history_*.json \
-	    demo-output/ses-feeds/event_history_*.json
+	    demo-output/ses-feeds/event_history_*.json demo-output/twilio-feeds/event_history_*.json
 
 test: dev
 	$(BIN)/ruff check .

@@ -19,7 +19,10 @@ def contract_for(name: str) -> ProviderContract:
     inputs = sorted(
         p for p in (ROOT / "examples" / name).glob("*") if p.suffix in (".csv", ".gz", ".jsonl", ".json")
     )
-    return ProviderContract(load_provider(name), inputs=inputs)
+    # a provider keyed by phone (SMS) needs its sample lookup file to deliver anything
+    lookups = sorted((ROOT / "examples" / name / "lookup").glob("*.csv"))
+    settings = {"identity_file": lookups[0]} if lookups else {}
+    return ProviderContract(load_provider(name), inputs=inputs, settings=settings)
 
 
 @pytest.mark.parametrize("name", INSTALLED)

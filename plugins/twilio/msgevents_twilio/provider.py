@@ -1,0 +1,83 @@
+"""The ``twilio`` provider: SMS status callbacks of Twilio Programmable Messaging.
+
+``--input`` reads status-callback dumps: JSON Lines (or a JSON array), one
+object per callback holding its form parameters and ``received_at``, or
+``received_at`` and the raw form-encoded ``body``; plain or gzipped. Mapping
+is :mod:`msgevents_twilio.mapping`; the ``To`` number becomes a CrossEngage
+user id through the core's identity step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import msgevents
+from msgevents import EventType, InputFileError
+from msgevents.inputs import InvalidJson, iter_json_values, open_input
+from msgevents_twilio.mapping import TwilioMapper
+from msgevents_twilio.settings import TwilioSettings
+
+__all__ = ["BATCH_SIZE", "TwilioProvider"]
+
+BATCH_SIZE = 1000
+STREAM = "callbacks"
+
+
+class TwilioProvider(msgevents.Provider):
+    """Twilio Programmable Messaging: SMS status callbacks (dump files)."""
+
+    name = "twilio"
+    title = "Twilio Programmable Messaging (SMS status callbacks)"
+    supported_events = frozenset(
+        {EventType.SENT, EventType.DELIVERED, EventType.SOFT_BOUNCED, EventType.HARD_BOUNCED}
+    )
+    Settings = TwilioSettings
+    streams = ()  # pulling the Messages resource is a later addition: --input only
+    input_help = (
+        "status-callback dumps: JSON Lines (or a JSON array), one object per callback with its "
+        "form parameters (MessageSid, MessageStatus, To, ErrorCode, RawDlrDoneDate…) and "
+        "received_at (ISO 8601 with offset, or epoch seconds), or with received_at and the raw "
+        "form-encoded body; .gz accepted"
+    )
+    # Twilio echoes no customer field: the To number goes through the identity file only
+    identity_source: ClassVar[str] = ""
+
+    settings: TwilioSettings
+
+    def __init__(self, settings: msgevents.ProviderSettings) -> None:
+        super().__init__(settings)
+        self._mapper = TwilioMapper(self.settings.hard_codes, self.account)
+
+    def read_input(self, path: Path) -> Iterator[list[msgevents.Record]]:
+        """Batches of the dump's callbacks: a value that is not a JSON object, or a line that
+        is not JSON, is quarantined; a file cut off or not JSON at all raises InputFileError
+        after the batches read before the fault."""
+        batch: list[msgevents.Record] = []
+        with open_input(path) as stream:
+            try:
+                for value, location in iter_json_values(stream, str(path)):
+                    batch.append(_record(value, location))
+                    if len(batch) >= BATCH_SIZE:
+                        yield batch
+                        batch = []
+            except InputFileError:
+                if batch:
+                    yield batch  # what was read before the fault is delivered
+                raise
+        if batch:
+            yield batch
+
+    def map_record(self, record: msgevents.Record) -> list[msgevents.Event] | msgevents.NotModelled:
+        """Pure: one callback → one event, or NotModelled (queued, accepted, sending…)."""
+        return self._mapper(record.data)
+
+
+def _record(value: object, location: str) -> msgevents.Record:
+    if isinstance(value, dict):
+        return msgevents.Record(STREAM, value, location)
+    if isinstance(value, InvalidJson):
+        return msgevents.Record(STREAM, {"line": value.text}, location, f"not JSON: {value.reason}")
+    problem = f"a JSON {type(value).__name__}, not a status callback (a JSON object)"
+    return msgevents.Record(STREAM, {"value": value}, location, problem)

@@ -1,0 +1,1 @@
+"""Tests of the Twilio SMS provider plugin (package ``twilio``)."""

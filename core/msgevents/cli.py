@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
@@ -41,7 +41,7 @@ from msgevents.scaffold import Layout, provider_names, write_provider
 from msgevents.settings import core_settings
 from msgevents.sink import Sink
 from msgevents.timestamps import UTC
-from msgevents.windows import parse_when
+from msgevents.windows import Bound, check_order, parse_bound
 
 __all__ = ["EXIT_CODES", "cli", "main"]
 
@@ -101,7 +101,10 @@ def providers_command(as_json: bool) -> None:
         click.echo(json.dumps([item.as_dict() for item in listings], indent=2))
         return
     if not listings:
-        click.echo("No providers installed. Install one, e.g.: pip install msgevents-episerver")
+        click.echo(
+            "No providers installed. Provider plugins are not published on PyPI: install one from a "
+            "checkout of the msgevents repository, e.g. pip install -e core -e plugins/episerver"
+        )
         return
     for item in listings:
         alias = f" (alias: {', '.join(item.aliases)})" if item.aliases else ""
@@ -228,11 +231,12 @@ def _run(
         report = collector.run()
     except MsgEventsError as exc:
         report = getattr(exc, "report", None)
-        if report is not None:
-            report.exit_code = exit_code_for(exc)
-            click.echo(report.summary(), err=True)
-            _write_report(report_path, report)
-        _fail(exc)
+        if report is None:
+            _fail(exc)
+        report.exit_code = exit_code_for(exc)
+        click.echo(report.summary(), err=True)  # its last lines name the error: printed once
+        _write_report(report_path, report)
+        sys.exit(report.exit_code)
     click.echo(report.summary(), err=True)
     _write_report(report_path, report)
     sys.exit(report.exit_code or 0)
@@ -255,14 +259,15 @@ def _write_report(path: Path | None, report: RunReport) -> None:
         sys.exit(2)
 
 
-def _parse_window_options(since: str | None, until: str | None) -> tuple[Any, Any]:
+def _parse_window_options(since: str | None, until: str | None) -> tuple[Bound | None, Bound | None]:
+    """Relative values stay relative (the run counts them back from the provider's clock);
+    an inverted range is refused here, before any settings check or login."""
     from datetime import datetime
 
-    now = datetime.now(UTC)
-    return (
-        parse_when(since, now, "--since") if since else None,
-        parse_when(until, now, "--until") if until else None,
-    )
+    since_at = parse_bound(since, "--since") if since else None
+    until_at = parse_bound(until, "--until") if until else None
+    check_order(since_at, until_at, datetime.now(UTC))
+    return since_at, until_at
 
 
 @cli.command("collect")

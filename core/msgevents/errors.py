@@ -19,13 +19,21 @@ class ConfigError(MsgEventsError):
 class UnknownProviderError(ConfigError):
     """The provider name given on the command line is not installed (exit 2)."""
 
-    def __init__(self, name: str, installed: list[str]):
+    def __init__(self, name: str, installed: list[str], aliases: dict[str, list[str]] | None = None):
+        """``installed``: every name users can type; ``aliases``: provider name -> its aliases."""
         self.name = name
         self.installed = sorted(installed)
-        listing = ", ".join(self.installed) or "none"
+        aliases = aliases or {}
+        alias_names = {alias for names in aliases.values() for alias in names}
+        shown = [
+            f"{n} (alias {', '.join(aliases[n])})" if aliases.get(n) else n
+            for n in self.installed
+            if n not in alias_names
+        ]
         super().__init__(
-            f"Unknown provider {name!r}. Installed providers: {listing}. "
-            f"Install one with: pip install msgevents-{name}"
+            f"Unknown provider {name!r}. Installed providers: {', '.join(shown) or 'none'} "
+            "(see msgevents providers). Provider plugins are not published on PyPI: install one "
+            "from a checkout of the msgevents repository, e.g. pip install -e core -e plugins/episerver"
         )
 
 

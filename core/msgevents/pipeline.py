@@ -59,7 +59,7 @@ from msgevents.report import Progress, RunReport
 from msgevents.sink import Outcome, Sink, ledger_key
 from msgevents.state import REJECTED, StateStore
 from msgevents.timestamps import UTC, format_timestamp
-from msgevents.windows import Plan, plan_windows
+from msgevents.windows import Bound, Plan, plan_windows, resolve
 
 __all__ = ["CollectOptions", "Collector", "describe_validation_error"]
 
@@ -76,8 +76,8 @@ class CollectOptions:
     """What ``msgevents collect`` (and ``replay``) asked for."""
 
     state_path: Path
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Bound | None = None
+    until: Bound | None = None
     inputs: list[Path] = field(default_factory=list)
     replay: Path | None = None
     dry_run: bool = False
@@ -273,6 +273,7 @@ class Collector:
         if self.options.full_refresh and not self.options.dry_run and self.sink_id is not None:
             state.reset_positions(provider.name, self.account, self.sink_id)
         now = next(self._guarded("asking for the time", lambda: [provider.now()]))
+        since = resolve(self.options.since, now)  # a relative --since counts back from the provider's clock
         plan: Plan = plan_windows(
             provider.streams,
             positions,
@@ -282,13 +283,12 @@ class Collector:
             lookback=provider.settings.lookback,
             retention=provider.retention,
             ledger_retention=self.options.ledger_retention,
-            since=self.options.since,
-            until=self.options.until,
+            since=since,
+            until=resolve(self.options.until, now),
             full_refresh=self.options.full_refresh,
             first_start=first_start,
         )
         self.report.mode = plan.mode
-        since = self.options.since
         if plan.advances and since is not None and not self.options.dry_run and self.sink_id is not None:
             # a first live run (or a full refresh) from --since: a stream it does not finish must
             # start there next time, not at the default lookback

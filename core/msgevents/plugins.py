@@ -180,7 +180,8 @@ def load_provider(name: str, registry: Registry | None = None) -> type[Provider]
     try:
         manager = DriverManager(PROVIDER_GROUP, name, on_load_failure_callback=_raise_load_failure)
     except NoMatches:
-        raise UnknownProviderError(name, installed_provider_names()) from None
+        aliases = {listing.name: listing.aliases for listing in list_providers()}
+        raise UnknownProviderError(name, installed_provider_names(), aliases) from None
     registry.add_module(manager.driver, name=f"provider:{name}")
     return _pick_provider(registry, name)
 

@@ -19,7 +19,10 @@ from msgevents.errors import ConfigError
 from msgevents.provider import Window
 from msgevents.timestamps import UTC, TimestampError, parse_iso8601
 
-__all__ = ["Plan", "parse_when", "plan_windows"]
+__all__ = ["Bound", "Plan", "check_order", "parse_bound", "parse_when", "plan_windows", "resolve"]
+
+#: A ``--since``/``--until`` value: a time, or how long before the provider's clock (``2h``).
+Bound = datetime | timedelta
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -42,6 +45,28 @@ def parse_when(value: str, now: datetime, option: str) -> datetime:
             f"{option} {value!r}: expected ISO 8601 with an offset (2024-05-01T10:00:00Z), "
             f"a date (2024-05-01, read as UTC) or a relative time like 2h or 7d ({exc})"
         ) from None
+
+
+def parse_bound(value: str, option: str) -> Bound:
+    """Like :func:`parse_when`, but a relative value stays relative (a timedelta): a live run
+    resolves it against the provider's clock, not the local one."""
+    match = _RELATIVE.match(value)
+    if match:
+        amount, unit = match.groups()
+        return timedelta(**{_UNITS[unit]: int(amount)})
+    return parse_when(value, datetime.now(UTC), option)
+
+
+def resolve(bound: Bound | None, now: datetime) -> datetime | None:
+    """The time of ``bound`` when the clock reads ``now``."""
+    return now - bound if isinstance(bound, timedelta) else bound
+
+
+def check_order(since: Bound | None, until: Bound | None, now: datetime) -> None:
+    """ConfigError unless ``--until`` lies after ``--since`` (before any login or settings check)."""
+    start, stop = resolve(since, now), resolve(until, now)
+    if start is not None and stop is not None and stop <= start:
+        raise ConfigError(f"--until {stop.isoformat()} is not after --since {start.isoformat()}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +106,12 @@ def plan_windows(
     warnings: list[str] = []
     if since is not None and until is not None and until <= since:
         raise ConfigError(f"--until {until.isoformat()} is not after --since {since.isoformat()}")
+    if since is not None and since >= end:
+        warnings.append(
+            f"--since {since.isoformat()} is not before the provider's clock ({now.isoformat()}"
+            + (f" minus its {settle} settle delay" if settle else "")
+            + "): there is nothing to read yet"
+        )
     backfill = until is not None or (since is not None and bool(positions) and not full_refresh)
     windows: dict[str, Window] = {}
     if backfill:

@@ -470,7 +470,10 @@ def test_an_unknown_provider_lists_the_installed_names(installed):
     message = str(error)
     assert message.startswith("Unknown provider 'coretest-nope'. Installed providers: ")
     assert "coretest-broken" in message
-    assert "pip install msgevents-coretest-nope" in message
+    assert "coretest-good (alias coretest-alias)" in message  # an alias is shown as one
+    assert ", coretest-alias" not in message
+    assert "pip install msgevents-coretest-nope" not in message  # not published: no such command
+    assert "pip install -e" in message
 
 
 def test_the_public_api_reexports_hookimpl():

@@ -34,7 +34,7 @@ import threading
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "RedactingFilter", "add_secret", "redact", "redact_value", "secrets_known"]
+__all__ = ["MASK", "RedactingFilter", "add_secret", "excerpt", "redact", "redact_value", "secrets_known"]
 
 MASK = "********"
 _MIN_LENGTH = 4  # shorter values would mask ordinary text
@@ -128,6 +128,15 @@ def redact(text: str) -> str:
     if "uthorization" in text or "UTHORIZATION" in text:
         text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
     return text
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most ``limit`` characters of ``text`` (a response body for an error), secrets masked.
+
+    Masks first, then cuts: cutting first could leave the beginning of a secret
+    (or of its base64) that no longer matches anything registered.
+    """
+    return redact(text.strip())[:limit]
 
 
 def _mask_base64_words(text: str, cores: re.Pattern[str]) -> str:

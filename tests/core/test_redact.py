@@ -15,7 +15,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from msgevents.redact import MASK, RedactingFilter, add_secret, redact, redact_value, secrets_known
+from msgevents.redact import MASK, RedactingFilter, add_secret, excerpt, redact, redact_value, secrets_known
 
 
 @pytest.fixture
@@ -185,3 +185,13 @@ def test_http_client_registers_the_credentials_it_sends(secrets):
     HttpClient("t", auth=("someone", "hunter22-long"), headers={"X-Api-Token": "Bearer tok-abcdef-123"})
     assert {"hunter22-long", "someone:hunter22-long", "Bearer tok-abcdef-123", "tok-abcdef-123"} <= secrets
     assert redact("Basic " + _b64("someone:hunter22-long")) == f"Basic {MASK}"
+
+
+def test_an_excerpt_masks_before_it_cuts(secrets):
+    key = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+    add_secret(key)
+    body = "x" * 290 + f" {key} and more"
+    cut = excerpt(body, 300)
+    assert key[:4] not in cut  # cutting first would have left 'key-3ax6x' unmasked
+    assert cut == ("x" * 290 + f" {MASK} and more")[:300]
+    assert excerpt(f"  {key}\n", 100) == MASK

@@ -68,7 +68,7 @@ from msgevents.formats import MAX_EVENTS_PER_REQUEST, api_bodies
 from msgevents.hookspecs import hookimpl
 from msgevents.http import HttpClient, RetriesExhaustedError, RetryPolicy
 from msgevents.provider import load_settings
-from msgevents.redact import add_secret, redact
+from msgevents.redact import add_secret, excerpt, redact
 from msgevents.sink import Outcome, Receipt, Sink, ledger_key
 
 __all__ = ["CrossEngageSettings", "CrossEngageSink", "TokenBucket"]
@@ -434,7 +434,7 @@ class CrossEngageSink(Sink):
         status = response.status_code
         if 200 <= status < 300:
             return status, ""
-        text = redact(response.text.strip())[:1000]  # masked whole: a cut secret is not found
+        text = excerpt(response.text, 1000)
         if status in (401, 403):
             self._auth_error = (
                 f"CrossEngage refused the API key (HTTP {status} from POST {self.url}); check {API_KEY_ENV}"

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 import msgevents
-from msgevents.redact import redact
+from msgevents.redact import excerpt
 from msgevents.timestamps import TimestampError, parse_iso8601
 
 __all__ = ["GLOBAL", "MAX_CONCURRENT", "MAX_LINKS", "RestClient"]
@@ -79,7 +79,7 @@ class RestClient:
 
     def _json(self, path: str, response: requests.Response) -> Any:
         if not response.ok:
-            snippet = redact(response.text.strip())[:200]
+            snippet = excerpt(response.text, 200)
             raise msgevents.ProviderUnavailableError(
                 f"Optimizely REST GET {path} answered HTTP {response.status_code}: {snippet}"
             )

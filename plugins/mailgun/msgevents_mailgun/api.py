@@ -24,7 +24,7 @@ import orjson
 import requests
 
 import msgevents
-from msgevents.redact import redact
+from msgevents.redact import excerpt, redact
 from msgevents.timestamps import UTC
 
 __all__ = ["ENDPOINTS", "Endpoint", "EventsEndpoint", "MailgunApi", "server_time"]
@@ -163,5 +163,6 @@ def _path(url: str) -> str:
 
 
 def _snippet(response: requests.Response) -> str:
-    text = response.content[:300].decode("utf-8", errors="replace")
-    return redact(" ".join(text.split())) or "(empty body)"
+    # masked before it is cut: a key cut in half would no longer be found
+    text = response.content.decode("utf-8", errors="replace")
+    return excerpt(" ".join(text.split()), 300) or "(empty body)"

@@ -22,7 +22,7 @@ The lookup file is read once per run, when the first event without a user id
 arrives (a run whose events all carry one never pays for it; the file's header
 is checked at the start of every run), into a compact open-addressing table
 (:class:`IdentityLookup`): 64-bit hashes of the keys in one array, offsets into
-one byte string of user ids in another, about 35 bytes per row instead of two
+one byte string of user ids in another, about 30 bytes per row instead of two
 Python strings and a dict entry (about 200 bytes per row).
 """
 
@@ -106,6 +106,8 @@ def normalise_email(text: str) -> str:
 
 
 _MASK64 = (1 << 64) - 1
+#: The table is kept at most this many tenths full (linear probing stays short up to ~0.7).
+LOAD_TENTHS = 7
 
 
 def _hash(key: str) -> int:
@@ -130,8 +132,7 @@ class IdentityLookup:
     _AMBIGUOUS = 0xFFFFFFFF
 
     def __init__(self, capacity: int = 1 << 10) -> None:
-        capacity = 1 << max(capacity - 1, 1).bit_length()  # a power of two
-        self._mask = capacity - 1
+        self._capacity = capacity = max(capacity, 8)
         self._keys = array("Q", [0]) * capacity  # built in place: no temporary copy
         self._values = array("I", [0]) * capacity
         self._blob = bytearray(b"\n")  # offset 0 is never a value
@@ -149,10 +150,10 @@ class IdentityLookup:
         self._insert(_hash(key), offset)
 
     def _insert(self, hashed: int, offset: int) -> None:
-        if (self.size + 1) * 3 > (self._mask + 1) * 2:  # keep at most 2/3 of the slots used
+        if (self.size + 1) * 10 > self._capacity * LOAD_TENTHS:
             self._grow()
-        keys, values, mask = self._keys, self._values, self._mask
-        slot = hashed & mask
+        keys, values, capacity = self._keys, self._values, self._capacity
+        slot = hashed % capacity
         while True:
             present = keys[slot]
             if present == 0:
@@ -165,12 +166,13 @@ class IdentityLookup:
                 if old != self._AMBIGUOUS and self._value_at(old) != self._value_at(offset):
                     values[slot] = self._AMBIGUOUS
                 return
-            slot = (slot + 1) & mask
+            slot += 1
+            if slot == capacity:
+                slot = 0
 
     def _grow(self) -> None:
         old_keys, old_values = self._keys, self._values
-        capacity = (self._mask + 1) * 2
-        self._mask = capacity - 1
+        self._capacity = capacity = self._capacity * 2
         self._keys = array("Q", [0]) * capacity
         self._values = array("I", [0]) * capacity
         self.size = 0
@@ -189,8 +191,8 @@ class IdentityLookup:
         """The user id of a normalised key; ``None`` when absent. Raises ``LookupError`` when
         the key is listed with several user ids."""
         hashed = _hash(key)
-        keys, mask = self._keys, self._mask
-        slot = hashed & mask
+        keys, capacity = self._keys, self._capacity
+        slot = hashed % capacity
         while True:
             present = keys[slot]
             if present == 0:
@@ -200,7 +202,9 @@ class IdentityLookup:
                 if offset == self._AMBIGUOUS:
                     raise LookupError(f"{key!r} is listed with several user ids")
                 return self._value_at(offset).decode()
-            slot = (slot + 1) & mask
+            slot += 1
+            if slot == capacity:
+                slot = 0
 
     def __len__(self) -> int:
         return self.size
@@ -218,7 +222,7 @@ class IdentityLookup:
         try:
             with _open_binary(path) as raw:  # count the lines first (fast, in C): no regrowth
                 lines = sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
-            lookup = cls(capacity=max(lines * 3 // 2 + 1, 1 << 10))
+            lookup = cls(capacity=max(lines * 10 // LOAD_TENTHS + 1, 1 << 10))
             lookup.path = path
             with _open_text(path) as handle:
                 rows = csv.reader(handle)

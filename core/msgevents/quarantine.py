@@ -4,9 +4,10 @@ One JSON Lines file per run under ``<state dir>/quarantine/``. Each line holds
 ``kind`` (``mapping``: the native record could not be mapped; ``contract``: the
 plugin emitted an event it did not declare; ``identity``: the event has no
 customer key CrossEngage accepts, e.g. a phone number the identity file does not
-resolve; ``rejected``: the sink refused the event for good), ``provider``, ``account``, ``stream``, ``source``, ``reason``,
-``run_at`` and either ``record`` (the raw native record) or ``event`` (the
-canonical event). ``msgevents replay FILE`` sends them again after a fix.
+resolve; ``rejected``: the sink refused the event for good), ``provider``,
+``account``, ``stream``, ``source``, ``reason``, ``run_at`` and either
+``record`` (the raw native record) or ``event`` (the canonical event).
+``msgevents replay FILE`` sends them again after a fix.
 Secrets are masked in everything written.
 """
 

@@ -297,3 +297,19 @@ def test_a_bad_line_in_json_lines_is_one_item_and_the_rest_is_read(items, junk, 
     if tail:
         assert good[-len(tail) :] == tail  # the lines after the bad one are all read
     assert len(good) - len(items) <= len(junk)  # junk that happens to be JSON (``[]``) is a value
+
+
+def test_bytes_that_are_not_utf8_deep_in_a_large_file_come_after_every_line_before(tmp_path):
+    lines = [f"line {n} ä\n".encode() for n in range(100_000)]
+    lines[70_000] = b"caf\xe9\n"
+    path = tmp_path / "big.csv.gz"
+    path.write_bytes(gzip.compress(b"".join(lines)))
+
+    read: list[str] = []
+    with pytest.raises(InputFileError, match=r"line 70001\)") as info, open_input(path) as stream:
+        read.extend(stream)
+
+    assert len(read) == 70_000
+    assert read[-1] == "line 69999 ä\n"
+    assert stream.line == 70_000
+    assert "0xe9" in str(info.value)

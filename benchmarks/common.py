@@ -82,12 +82,12 @@ def copy_state(source: Path, target: Path) -> None:
 
 
 def ledger_template(rows: int, feed_dir: Path) -> Path:
-    """A state file whose ledger holds ``rows`` random keys of the sink ``feed:feed_dir`` (cached)."""
+    """A state file whose ledger holds ``rows`` keys (of the last 90 days) of the sink ``feed:feed_dir``."""
     from msgevents.sinks.feed import FeedSink
     from msgevents.state import StateStore
 
     key = FeedSink(str(feed_dir)).key
-    path = OUT / f"ledger-{rows}-{hashlib.sha1(key.encode()).hexdigest()[:8]}.db"
+    path = OUT / f"ledger-v3-{rows}-{hashlib.sha1(key.encode()).hexdigest()[:8]}.db"
     marker = path.with_suffix(".ok")
     if path.exists() and marker.exists():
         return path
@@ -98,8 +98,18 @@ def ledger_template(rows: int, feed_dir: Path) -> Path:
     try:
         sink_id = store.sink_id(key)
         assert sink_id is not None
+        # keys as msgevents.sink.ledger_key makes them: the event's second, then 16 bytes of hash;
+        # events spread evenly over the 90 days before now
+        first, span = int(time.time()) - 90 * 86_400, 90 * 86_400
         for start in range(0, rows, 100_000):
-            store.acknowledge(sink_id, delivered=[os.urandom(16) for _ in range(min(100_000, rows - start))])
+            count = min(100_000, rows - start)
+            store.acknowledge(
+                sink_id,
+                delivered=[
+                    (first + (start + i) * span // rows).to_bytes(4, "big") + os.urandom(16)
+                    for i in range(count)
+                ],
+            )
         store._require().execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         store.close()

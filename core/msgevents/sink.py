@@ -19,6 +19,7 @@ import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from msgevents.events import _LEDGER_KEY_SLOT, Event
@@ -32,11 +33,22 @@ __all__ = [
     "Sink",
     "SinkJournal",
     "ledger_key",
+    "time_prefix",
 ]
+
+_blake2b = hashlib.blake2b
 
 
 def ledger_key(event: Event) -> bytes:
-    """The 16-byte ledger key of an event: its provider and event id, hashed.
+    """The 20-byte ledger key of an event: :func:`time_prefix` of its timestamp (4 bytes),
+    then its provider and event id hashed (16 bytes of BLAKE2b over ``provider \x1f event_id``).
+
+    The time in front keeps the ledger flat in history: keys sort by the events' time,
+    so checking and inserting a batch of events (read in time order, as files and API
+    pages are) touches only the few B-tree pages of their minutes, however many older
+    ids the ledger holds, and pruning by retention deletes a key range. An event's
+    identity is its provider, event id and second (a restated event has the same
+    timestamp).
 
     Computed once per event and kept on it (events are frozen): the pipeline and
     the sink's receipts both need it.
@@ -46,9 +58,22 @@ def ledger_key(event: Event) -> bytes:
     except AttributeError:  # built without validation: model_construct, a copy, unpickled
         key = None
     if key is None:
-        key = hashlib.blake2b(f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16).digest()
+        key = (
+            time_prefix(event.timestamp)
+            + _blake2b(f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16).digest()
+        )
         _cache_key(event, key)
     return key
+
+
+_LAST_SECOND = 0xFFFFFFFF  # 2106-02-07T06:28:15Z
+
+
+def time_prefix(moment: datetime) -> bytes:
+    """Four bytes, big-endian: whole seconds since 1970-01-01T00:00:00Z of the aware ``moment``,
+    clamped to 0 … 2³² − 1 — the first bytes of every :func:`ledger_key`."""
+    second = int(moment.timestamp() // 1)
+    return (0 if second < 0 else min(second, _LAST_SECOND)).to_bytes(4, "big")
 
 
 _cached_key = _LEDGER_KEY_SLOT.__get__

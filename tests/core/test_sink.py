@@ -1,6 +1,7 @@
 """The sink contract (``msgevents.sink``): ledger keys, receipts, outcomes, stats and the base class.
 
-Covers the 16-byte ledger key (deterministic, per provider and event id),
+Covers the 20-byte ledger key (the event's second, then a hash per provider
+and event id; deterministic),
 receipts carrying the batch tag, independent outcome lists, thread-safe
 delivery counters, and the defaults of :class:`Sink`.
 """
@@ -10,18 +11,37 @@ from __future__ import annotations
 import hashlib
 import pickle
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from msgevents.events import Event, EventType
-from msgevents.sink import DeliveryStats, Outcome, Receipt, Sink, ledger_key
+from msgevents.sink import DeliveryStats, Outcome, Receipt, Sink, ledger_key, time_prefix
 
 
-def test_ledger_key_is_16_bytes_and_deterministic(make_event):
-    key = ledger_key(make_event())
+def test_ledger_key_is_the_time_and_16_bytes_of_hash_and_deterministic(make_event):
+    key = ledger_key(make_event())  # 2022-01-11T00:00:00Z: 1,641,859,200 s since 1970
     assert isinstance(key, bytes)
-    assert len(key) == 16
+    assert len(key) == 20
+    assert key[:4] == (1_641_859_200).to_bytes(4, "big") == time_prefix(datetime(2022, 1, 11, tzinfo=UTC))
     assert ledger_key(make_event()) == key
+
+
+def test_ledger_keys_sort_by_the_events_time(make_event):
+    late = datetime(2022, 1, 11, 23, 30, tzinfo=timezone(timedelta(hours=-2)))  # 01:30 UTC on the 12th
+    keys = [
+        ledger_key(make_event(event_id="z", timestamp=datetime(2022, 1, 10, 23, 59, 59, tzinfo=UTC))),
+        ledger_key(make_event(event_id="a", timestamp=datetime(2022, 1, 11, 0, 0, 0, 999, tzinfo=UTC))),
+        ledger_key(make_event(event_id="m", timestamp=late)),
+    ]
+    assert sorted(keys) == keys
+    assert keys[1][:4] == time_prefix(datetime(2022, 1, 11, tzinfo=UTC))  # whole seconds
+
+
+def test_time_prefix_is_clamped_to_four_bytes():
+    assert time_prefix(datetime(1960, 1, 1, tzinfo=UTC)) == b"\x00\x00\x00\x00"
+    assert time_prefix(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)) == b"\x00\x00\x00\x01"
+    assert time_prefix(datetime(2200, 1, 1, tzinfo=UTC)) == b"\xff\xff\xff\xff"
 
 
 def test_ledger_key_depends_on_provider_and_event_id_only(make_event):
@@ -40,7 +60,7 @@ def test_ledger_key_of_equal_native_events_is_equal(make_event):
 def test_ledger_key_is_the_documented_hash_and_survives_copies(make_event):
     """The key is cached on the (frozen) event; copies, rebuilt and unpickled events agree."""
     event = make_event(event_id="e-1")
-    expected = hashlib.blake2b(b"test\x1fe-1", digest_size=16).digest()
+    expected = time_prefix(event.timestamp) + hashlib.blake2b(b"test\x1fe-1", digest_size=16).digest()
     assert ledger_key(event) == expected
     assert ledger_key(event) is ledger_key(event)  # computed once
     assert "_ledger_key" not in event.__dict__
@@ -48,7 +68,7 @@ def test_ledger_key_is_the_documented_hash_and_survives_copies(make_event):
     assert ledger_key(pickle.loads(pickle.dumps(event))) == expected
     assert ledger_key(Event.model_construct(**event.__dict__)) == expected
     changed = event.model_copy(update={"event_id": "e-2"})
-    assert ledger_key(changed) == hashlib.blake2b(b"test\x1fe-2", digest_size=16).digest()
+    assert ledger_key(changed) == expected[:4] + hashlib.blake2b(b"test\x1fe-2", digest_size=16).digest()
 
 
 def test_receipt_of_an_event_carries_key_type_and_tag(make_event):

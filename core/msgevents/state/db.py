@@ -18,53 +18,10 @@ from typing import Any
 
 from msgevents.errors import ConfigError
 from msgevents.paths import STATE_SETTING, ensure_directory
+from msgevents.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from msgevents.timestamps import UTC, format_timestamp
 
 __all__ = ["SCHEMA_VERSION", "Database", "Tx", "migrate", "now_iso"]
-
-MIGRATIONS: list[str] = [
-    # version 1
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE sinks (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
-    CREATE TABLE positions (
-        provider TEXT NOT NULL, account TEXT NOT NULL, stream TEXT NOT NULL,
-        sink_id INTEGER NOT NULL REFERENCES sinks(id),
-        position TEXT NOT NULL, updated_at TEXT NOT NULL,
-        PRIMARY KEY (provider, account, stream, sink_id)
-    );
-    CREATE TABLE ledger (
-        sink_id INTEGER NOT NULL, key BLOB NOT NULL,
-        status INTEGER NOT NULL,          -- 0 delivered, 1 rejected by the sink
-        file_id INTEGER,                  -- feed file the event went out in
-        acked_at INTEGER NOT NULL,        -- epoch seconds
-        PRIMARY KEY (sink_id, key)
-    ) WITHOUT ROWID;
-    CREATE TABLE feed_files (
-        id INTEGER PRIMARY KEY, sink_id INTEGER NOT NULL,
-        tmp_path TEXT NOT NULL, final_path TEXT NOT NULL,
-        status TEXT NOT NULL,             -- pending | committed
-        events INTEGER NOT NULL, created_at TEXT NOT NULL
-    );
-    CREATE TABLE outbox (
-        sink_id INTEGER NOT NULL, key BLOB NOT NULL,
-        provider TEXT NOT NULL, account TEXT NOT NULL, stream TEXT NOT NULL,
-        payload BLOB NOT NULL, created_at INTEGER NOT NULL,
-        PRIMARY KEY (sink_id, key)
-    ) WITHOUT ROWID;
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY, provider TEXT NOT NULL, account TEXT NOT NULL,
-        sink TEXT NOT NULL, mode TEXT NOT NULL, pid INTEGER NOT NULL,
-        started_at TEXT NOT NULL, ended_at TEXT, outcome TEXT, exit_code INTEGER,
-        report TEXT
-    );
-    """,
-    # version 2: what was quarantined already, so re-reading a window does not quarantine it again
-    """
-    CREATE TABLE quarantined (key BLOB PRIMARY KEY, first_seen INTEGER NOT NULL) WITHOUT ROWID;
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def now_iso() -> str:
@@ -225,6 +182,9 @@ class Tx:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         return self._conn.executemany(sql, rows)
 
+    def create_function(self, name: str, arity: int, function: Callable[..., Any]) -> None:
+        self._conn.create_function(name, arity, function, deterministic=True)
+
     def executescript_in_tx(self, script: str) -> None:
         # executescript() would COMMIT first; run statement by statement instead.
         for statement in script.split(";"):
@@ -243,5 +203,9 @@ def migrate(db: Database, transaction: Callable[[], AbstractContextManager[Tx]])
         version = tx.execute("PRAGMA user_version").fetchone()[0]
         db.refuse_newer(version)
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            tx.executescript_in_tx(MIGRATIONS[target - 1])
+            step = MIGRATIONS[target - 1]
+            if isinstance(step, str):
+                tx.executescript_in_tx(step)
+            else:
+                step(tx)
             tx.execute(f"PRAGMA user_version = {target}")

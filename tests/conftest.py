@@ -52,3 +52,27 @@ def fake_plugins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     stevedore.ExtensionManager.ENTRY_POINT_CACHE.clear()
     yield FIXTURE_PLUGINS
     stevedore.ExtensionManager.ENTRY_POINT_CACHE.clear()
+
+
+# -- a local S3 server (moto server mode, real HTTP on 127.0.0.1) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """One local S3 server per test module; buckets and objects are whatever the tests put."""
+    from s3server import S3Server
+
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch: pytest.MonkeyPatch):
+    """The module's S3 server, with boto3 in this process pointed at it (dummy credentials)."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server

@@ -25,6 +25,7 @@ from msgevents.errors import (
     MsgEventsError,
     PluginError,
 )
+from msgevents.objectstore import expand_inputs
 from msgevents.pipeline import CollectOptions, Collector
 from msgevents.plugins import (
     Registry,
@@ -278,8 +279,9 @@ def _parse_window_options(since: str | None, until: str | None) -> tuple[Bound |
     "--input",
     "inputs",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Provider export / webhook-dump file (repeat for several); needs no API credentials.",
+    metavar="PATH|GLOB|s3://BUCKET/PREFIX",
+    help="Provider export / webhook-dump file, a glob of them, or S3 objects under a prefix "
+    "(repeat for several); needs no API credentials.",
 )
 @click.option(
     "--to",
@@ -306,7 +308,7 @@ def collect_command(
     provider_name: str,
     since: str | None,
     until: str | None,
-    inputs: tuple[Path, ...],
+    inputs: tuple[str, ...],
     sink_spec: str,
     state_path: Path | None,
     dry_run: bool,
@@ -328,7 +330,7 @@ def collect_command(
             state_path=state_path or settings.state,
             since=since_at,
             until=until_at,
-            inputs=list(inputs),
+            inputs=expand_inputs(inputs),
             dry_run=dry_run,
             full_refresh=full_refresh,
             limit=limit,

@@ -31,6 +31,7 @@ from typing import IO, Any, NamedTuple
 import orjson
 
 from msgevents.errors import ConfigError, InputFileError
+from msgevents.objectstore import ObjectInput
 
 __all__ = ["InputText", "InvalidJson", "iter_json_values", "open_input"]
 
@@ -46,14 +47,36 @@ EXTRA = "Extra data after a JSON value"
 _CUT_SHORT = re.compile(r"(?:t(?:ru?)?|f(?:a(?:ls?)?)?|n(?:ul?)?|-|[.eE][+-]?|u[0-9a-fA-F]{0,3})?\s*")
 
 
-def open_input(path: Path) -> InputText:
-    """``path`` as a text stream (see the module docstring); ConfigError when it cannot be opened."""
+def open_input(path: Path | ObjectInput) -> InputText:
+    """``path`` as a text stream (see the module docstring); ConfigError when it cannot be opened.
+
+    ``path`` is a local file or an object in storage (:class:`~msgevents.objectstore.ObjectInput`,
+    streamed as it is read); messages name it by ``str(path)``, the URL of an object. An
+    object that cannot be opened (changed or gone since it was listed) is an InputFileError.
+    """
     try:
-        gz = path.name.lower().endswith(".gz")
-        raw: IO[bytes] = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115 (InputText owns it)
+        raw: IO[bytes] = path.open("rb")
     except OSError as exc:
-        raise ConfigError(f"cannot open input file {str(path)!r}: {exc.strerror or exc}") from None
+        if isinstance(path, Path):
+            raise ConfigError(f"cannot open input file {str(path)!r}: {exc.strerror or exc}") from None
+        raise InputFileError(f"cannot read input {str(path)!r}: {exc}", str(path)) from None
+    if path.name.lower().endswith(".gz"):
+        raw = _Gunzipped(raw)
     return InputText(raw, str(path))
+
+
+class _Gunzipped(gzip.GzipFile):
+    """The gzip stream of ``raw``, closing ``raw`` with it (as ``gzip.open`` does for a file it opened)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._owned = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._owned.close()
 
 
 class InputText:

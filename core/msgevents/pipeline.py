@@ -51,6 +51,7 @@ from msgevents.events import Event
 from msgevents.formats import event_from_jsonl
 from msgevents.identity import IdentityStep
 from msgevents.lock import RunLock
+from msgevents.objectstore import ObjectInput
 from msgevents.processing import Processor
 from msgevents.provider import NotModelled, Provider, Record
 from msgevents.quarantine import QuarantineWriter, quarantine_key
@@ -78,7 +79,7 @@ class CollectOptions:
     state_path: Path
     since: Bound | None = None
     until: Bound | None = None
-    inputs: list[Path] = field(default_factory=list)
+    inputs: list[Path | ObjectInput] = field(default_factory=list)  # see msgevents.objectstore
     replay: Path | None = None
     dry_run: bool = False
     full_refresh: bool = False
@@ -157,6 +158,7 @@ class Collector:
         self._buffered = 0
         self._outbox_used = False  # whether the outbox may hold keys of this sink
         self._quarantined_now: set[bytes] = set()  # quarantine keys this run wrote
+        self._objects_read: list[ObjectInput] = []  # read to their end in this run
 
     # -- the run ------------------------------------------------------------------------
 
@@ -230,6 +232,7 @@ class Collector:
         if self.sink is not None and not options.dry_run:
             self._apply_all(self.sink.finish())
         self._commit_ready_positions()
+        self._remember_finished_objects()
         if stopped_by is not None:
             raise stopped_by
 
@@ -324,7 +327,8 @@ class Collector:
                 self._completed[stream] = window.until
             self._commit_ready_positions()
 
-    def _read_inputs(self, paths: list[Path]) -> None:
+    def _read_inputs(self, paths: list[Path | ObjectInput]) -> None:
+        paths = self._unfinished(paths)
         for path in paths:
             self.report.inputs.append(str(path))
             try:
@@ -332,7 +336,37 @@ class Collector:
                     self._process_page(INPUT, page)
             except InputFileError as exc:  # what it yielded is delivered; the next file is read
                 self.report.file_error(str(path), redact(str(exc)))
+            else:
+                if isinstance(path, ObjectInput):
+                    self._objects_read.append(path)
         self._flush_buffer(INPUT)
+
+    def _unfinished(self, paths: list[Path | ObjectInput]) -> list[Path | ObjectInput]:
+        """``paths`` less the objects (same URL and ETag) whose events earlier runs delivered
+        to this sink: a re-run over a prefix costs a listing, not a download of each object."""
+        objects = [p for p in paths if isinstance(p, ObjectInput)]
+        if not objects or self.state is None:
+            return paths
+        done = self.state.finished_objects(
+            self.provider.name, self.account, self.sink_id, [o.url for o in objects]
+        )
+        if not done:
+            return paths
+        skipped = [p for p in objects if (p.url, p.etag) in done]
+        self.report.inputs_skipped.extend(o.url for o in skipped)
+        return [p for p in paths if not (isinstance(p, ObjectInput) and (p.url, p.etag) in done)]
+
+    def _remember_finished_objects(self) -> None:
+        """Record the objects read to their end whose events all reached the sink (or wait in
+        the outbox, which the next run sends first), so later runs skip them."""
+        if not self._objects_read or self.options.dry_run or self.sink is None or self.sink_id is None:
+            return
+        if self._unparked or self._plugin_broke or self._buffered:
+            return  # events whose fate is not in the state: read these objects again next time
+        assert self.state is not None
+        self.state.remember_finished_objects(
+            self.provider.name, self.account, self.sink_id, [(o.url, o.etag) for o in self._objects_read]
+        )
 
     def _read_replay(self, path: Path) -> None:
         from msgevents.replay import read_quarantine  # local: only replay needs it

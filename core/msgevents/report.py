@@ -48,6 +48,7 @@ class RunReport:
     outbox_pending: int = 0
     windows: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
+    inputs_skipped: list[str] = field(default_factory=list)  # objects finished by earlier runs
     files: list[str] = field(default_factory=list)
     delivery: dict[str, int] = field(default_factory=dict)
     provider_http: dict[str, int] = field(default_factory=dict)
@@ -104,6 +105,7 @@ class RunReport:
             "provider_http": dict(self.provider_http),
             "windows": self.windows,
             "inputs": self.inputs,
+            "inputs_skipped": self.inputs_skipped,
             "files": self.files,
             "quarantine_file": self.quarantine_file,
             "file_errors": self.file_errors,
@@ -125,8 +127,14 @@ class RunReport:
                 f"{window.get('records', 0)} records"
                 + ("" if window.get("advanced", True) else "  (position kept)")
             )
-        for path in self.inputs:
-            lines.append(f"  input {path}")
+        shown = self.inputs if len(self.inputs) <= 12 else self.inputs[:10]
+        lines.extend(f"  input {path}" for path in shown)
+        if len(shown) < len(self.inputs):
+            lines.append(f"  … and {len(self.inputs) - len(shown)} more inputs (see --report)")
+        if self.inputs_skipped:
+            lines.append(
+                f"  skipped {len(self.inputs_skipped)} unchanged objects whose events earlier runs delivered"
+            )
         labels = [c.replace("_", " ") for c in COLUMNS]
         widths = [max(9, len(label) + 2) for label in labels]
         lines.append(f"  {'event':<24}" + "".join(f"{x:>{w}}" for x, w in zip(labels, widths, strict=True)))

@@ -101,5 +101,15 @@ def _v3_time_prefixed_ledger(tx: Tx) -> None:
     tx.execute("UPDATE outbox SET key = msgevents_timed_key(key, payload)")
 
 
-MIGRATIONS: list[str | Callable[[Tx], None]] = [_V1, _V2, _v3_time_prefixed_ledger]
+# version 4: input objects (s3://…) whose events all reached a sink, by URL and ETag,
+# so a re-run over the same prefix lists them and reads only new or changed objects
+_V4 = """
+CREATE TABLE input_objects (
+    provider TEXT NOT NULL, account TEXT NOT NULL, sink_id INTEGER NOT NULL,
+    url TEXT NOT NULL, etag TEXT NOT NULL, finished_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, account, sink_id, url, etag)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str | Callable[[Tx], None]] = [_V1, _V2, _v3_time_prefixed_ledger, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)

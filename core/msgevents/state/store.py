@@ -19,6 +19,7 @@ from typing import Any
 
 from msgevents.events import Event
 from msgevents.state.db import Database, Tx, migrate
+from msgevents.state.input_objects import InputObjects
 from msgevents.state.journal import FeedFiles, FeedJournal
 from msgevents.state.ledger import REJECTED, Ledger
 from msgevents.state.outbox import Outbox
@@ -40,6 +41,7 @@ class StateStore:
         self.runs_table = Runs(db)
         self.feed_files = FeedFiles(db, self.ledger)
         self.quarantine_keys = QuarantineKeys(db)
+        self.input_objects = InputObjects(db)
 
     @property
     def path(self) -> Path:
@@ -167,6 +169,20 @@ class StateStore:
         quarantines the record again rather than never.
         """
         self.quarantine_keys.remember(key)
+
+    # -- input objects (s3://…) ------------------------------------------------------------------
+
+    def finished_objects(
+        self, provider: str, account: str, sink_id: int | None, urls: Sequence[str]
+    ) -> set[tuple[str, str]]:
+        """``(url, etag)`` of the input objects whose events all reached this sink already."""
+        return self.input_objects.finished(provider, account, sink_id, urls)
+
+    def remember_finished_objects(
+        self, provider: str, account: str, sink_id: int, objects: Iterable[tuple[str, str]]
+    ) -> None:
+        """Record input objects (``(url, etag)``) whose events all reached the sink."""
+        self.input_objects.remember(provider, account, sink_id, objects)
 
     # -- feed files (SinkJournal) ----------------------------------------------------------------
 

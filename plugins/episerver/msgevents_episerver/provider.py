@@ -232,7 +232,8 @@ class EpiserverProvider(msgevents.Provider):
         the API user is configured, as in a pull, so both paths give the same event ids;
         ``CAMPAIGN_ID=smart_campaign`` needs the API user here too.
         """
-        path = Path(path)
+        if isinstance(path, str):
+            path = Path(path)  # else a Path, or an object in storage (msgevents.objectstore)
         stream = stream_of(path)
         if not path.is_file():
             raise msgevents.ConfigError(f"input file {str(path)!r} does not exist or is not a file")

@@ -108,7 +108,7 @@ class MailgunProvider(msgevents.Provider):
         return f"Mailgun Events API of {self.settings.domain} answered with this API key{shown}"
 
     def read_input(self, path: Path) -> Iterator[Sequence[Record]]:
-        return read_events(Path(path))
+        return read_events(Path(path) if isinstance(path, str) else path)  # a Path, or an s3:// object
 
     def close(self) -> None:
         if self._api is not None:

@@ -1,0 +1,84 @@
+"""Deliver: buffer checked events per origin, deduplicate a chunk at a time, hand it to the sink.
+
+The sink's outcomes come back as the values of :meth:`msgevents.Sink.send` and
+:meth:`msgevents.Sink.finish`; each goes straight to the acknowledgement stage.
+"""
+
+from __future__ import annotations
+
+from msgevents.events import Event
+from msgevents.run.acknowledge import Acknowledger
+from msgevents.run.context import RunContext
+from msgevents.run.dedupe import Deduplicator
+from msgevents.run.inflight import InFlight
+from msgevents.run.origins import Origin, Outbox
+from msgevents.run.outbox import RunOutbox
+
+__all__ = ["Delivery"]
+
+
+class Delivery:
+    """Chunks of new events to the sink; without a sink (or in a dry run) they are counted pending."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        buffer: dict[Origin, list[Event]],
+        dedupe: Deduplicator,
+        inflight: InFlight,
+        outbox: RunOutbox,
+        acknowledge: Acknowledger,
+    ) -> None:
+        self.ctx = ctx
+        self.buffer = buffer  # shared with the positions: a stream with buffered events waits
+        self.dedupe = dedupe
+        self.inflight = inflight
+        self.outbox = outbox
+        self.acknowledge = acknowledge
+        self._buffered = 0
+
+    def add(self, origin: Origin, events: list[Event]) -> None:
+        """Buffer checked events; a full chunk goes on to deduplication and the sink."""
+        if not events:
+            return
+        self.buffer.setdefault(origin, []).extend(events)
+        self._buffered += len(events)
+        if self._buffered >= self.ctx.options.chunk_size:
+            self.flush_all()
+
+    def flush(self, origin: Origin) -> None:
+        events = self.buffer.pop(origin, None)
+        if events:
+            self._buffered -= len(events)
+            fresh, keys = self.dedupe(events)
+            self.send(origin, fresh, keys)
+
+    def flush_all(self) -> None:
+        for origin in list(self.buffer):
+            self.flush(origin)
+
+    def send(self, origin: Origin, events: list[Event], keys: list[bytes]) -> None:
+        """Hand new events to the sink and acknowledge its outcomes as they come."""
+        if not events:
+            return
+        ctx = self.ctx
+        report = ctx.report
+        if not ctx.delivering:
+            report.count_all(events, "pending")
+            return
+        if ctx.verdict.sink_down is not None:  # the sink stopped acknowledging: keep them for later
+            if not isinstance(origin, Outbox):
+                self.outbox.park([(event, origin) for event in events])
+            report.count_all(events, "pending")
+            self.acknowledge.positions.failed.add(origin)
+            return
+        assert ctx.sink is not None
+        self.inflight.add(origin, keys)
+        self.acknowledge.all(ctx.sink.send(events, origin))
+
+    def finish(self) -> None:
+        """Everything buffered to the sink, then wait for the sink to finish, acknowledging as it goes."""
+        self.flush_all()
+        if self.ctx.delivering:
+            assert self.ctx.sink is not None
+            self.acknowledge.all(self.ctx.sink.finish())

@@ -43,6 +43,7 @@ class RunReport:
     contract_violations: int = 0
     quarantined_before: int = 0  # bad records read again that an earlier run already quarantined
     rejected_before: int = 0  # events read again that the sink refused in an earlier run
+    duplicates: int = 0  # events read again while pending in the outbox or earlier in this run
     dropped: Counter[str] = field(default_factory=Counter)
     outbox_sent: int = 0
     outbox_pending: int = 0
@@ -98,6 +99,7 @@ class RunReport:
             "contract_violations": self.contract_violations,
             "quarantined_before": self.quarantined_before,
             "rejected_before": self.rejected_before,
+            "duplicates_in_run": self.duplicates,
             "not_modelled": dict(self.not_modelled),
             "dropped_by_processor": dict(self.dropped),
             "outbox": {"sent": self.outbox_sent, "pending": self.outbox_pending},
@@ -155,6 +157,11 @@ class RunReport:
             lines.append(
                 "  refused by the sink in earlier runs (in quarantine; see msgevents replay): "
                 f"{self.rejected_before}"
+            )
+        if self.duplicates:
+            lines.append(
+                "  duplicates (read earlier in this run, or pending in the outbox; sent once): "
+                f"{self.duplicates}"
             )
         if self.not_modelled:
             parts = ", ".join(f"{k} {v}" for k, v in sorted(self.not_modelled.items()))

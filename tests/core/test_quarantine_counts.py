@@ -58,3 +58,19 @@ def test_a_bad_line_repeated_in_one_file_counts_as_many_lines_as_are_written(pro
     assert second.quarantined_before == len(order) + 2  # all of them quarantined by the first run
     assert quarantine_lines(second) == []
     assert f"already in quarantine from earlier runs: {len(order) + 2}" in second.summary()
+
+
+def test_an_event_read_twice_in_one_run_is_counted_as_such(provider, tmp_path):
+    """collected = delivered + duplicates: nothing read goes uncounted."""
+    line = json.dumps({"id": 7, "kind": "sent", "email": "c@example.com", "ts": 1715000000})
+    other = json.dumps({"id": 8, "kind": "viewed", "email": "c@example.com", "ts": 1715000001})
+    path = tmp_path / "dump.jsonl"
+    path.write_text("\n".join([line, other, line, line]) + "\n")
+
+    report = run(provider, tmp_path, path)
+
+    assert report.total("collected") == 4
+    assert report.total("delivered") == 2
+    assert report.duplicates == 2
+    assert report.as_dict()["duplicates_in_run"] == 2
+    assert "duplicates (read earlier in this run, or pending in the outbox; sent once): 2" in report.summary()

@@ -45,7 +45,7 @@ class Deduplicator:
             if key in known:
                 already[event.event] += 1
             elif key in waiting or key in inflight or key in seen:
-                continue  # pending in the outbox, or a duplicate within this run
+                ctx.report.duplicates += 1  # pending in the outbox, or read twice in this run
             else:
                 fresh.append(event)
                 fresh_keys.append(key)

@@ -232,6 +232,8 @@ def expand_inputs(specs: Sequence[str | Path], client: Any = None) -> list[Path 
             result.extend(Path(p) for p in matches)
         else:
             path = Path(text)
+            if path.is_dir():
+                raise ConfigError(f"--input {text!r} is a directory; name its files or a glob ({text}/*.gz)")
             if not path.is_file():
                 raise ConfigError(f"--input {text!r}: no such file")
             result.append(path)

@@ -133,3 +133,22 @@ def test_a_read_failing_midway_is_an_oserror_naming_the_url():
     raw = io.BufferedReader(_Body(Dropping(b"x" * 100), "s3://b/k.gz"))
     with pytest.raises(OSError, match=r"reading s3://b/k\.gz failed midway: ConnectionResetError"):
         raw.read()
+
+
+def test_the_summary_lists_a_few_inputs_and_counts_skipped_objects():
+    from msgevents.report import RunReport
+
+    report = RunReport(provider="ses", account="", sink="feed", destination="/f", mode="input")
+    report.inputs = [f"s3://b/k{n}.gz" for n in range(40)]
+    report.inputs_skipped = [f"s3://b/old{n}.gz" for n in range(7)]
+    summary = report.summary()
+    assert summary.count("  input s3://b/") == 10
+    assert "… and 30 more inputs (see --report)" in summary
+    assert "skipped 7 unchanged objects whose events earlier runs delivered" in summary
+    assert report.as_dict()["inputs"] == report.inputs  # the report keeps them all
+    assert report.as_dict()["inputs_skipped"] == report.inputs_skipped
+
+
+def test_a_directory_is_not_a_file_and_says_so(tmp_path):
+    with pytest.raises(ConfigError, match=r"is a directory; name its files or a glob"):
+        expand_inputs([str(tmp_path)])

@@ -18,12 +18,8 @@ import click
 
 from msgevents import __version__
 from msgevents.errors import (
-    AuthError,
     ConfigError,
-    IncompleteError,
-    LockedError,
     MsgEventsError,
-    PluginError,
 )
 from msgevents.objectstore import expand_inputs
 from msgevents.pipeline import CollectOptions, Collector
@@ -44,29 +40,14 @@ from msgevents.sink import Sink
 from msgevents.timestamps import UTC
 from msgevents.windows import Bound, check_order, parse_bound
 
-__all__ = ["EXIT_CODES", "cli", "main"]
+__all__ = ["cli", "main"]
 
-#: Exit code of each error type; checked in this order (most specific first).
-EXIT_CODES: tuple[tuple[type[MsgEventsError], int], ...] = (
-    (ConfigError, 2),
-    (AuthError, 3),
-    (LockedError, 6),
-    (PluginError, 5),
-    (IncompleteError, 4),
-)
 DEFAULT_SINK = "feed:./feeds"
-
-
-def exit_code_for(exc: MsgEventsError) -> int:
-    for kind, code in EXIT_CODES:
-        if isinstance(exc, kind):
-            return code
-    return 1
 
 
 def _fail(exc: MsgEventsError) -> NoReturn:
     click.echo(f"Error: {redact(str(exc))}", err=True)
-    sys.exit(exit_code_for(exc))
+    sys.exit(exc.exit_code)
 
 
 def _setup_logging(verbose: int) -> None:
@@ -234,13 +215,12 @@ def _run(
         report = getattr(exc, "report", None)
         if report is None:
             _fail(exc)
-        report.exit_code = exit_code_for(exc)
         click.echo(report.summary(), err=True)  # its last lines name the error: printed once
         _write_report(report_path, report)
         sys.exit(report.exit_code)
     click.echo(report.summary(), err=True)
     _write_report(report_path, report)
-    sys.exit(report.exit_code or 0)
+    sys.exit(report.exit_code)
 
 
 def _write_report(path: Path | None, report: RunReport) -> None:

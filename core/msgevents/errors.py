@@ -1,19 +1,28 @@
 """The small exception hierarchy of msgevents.
 
-Library code raises these; only the CLI turns them into exit codes
-(see ``msgevents.cli.EXIT_CODES``). Messages name the setting, record or
-plugin at fault and never contain credentials.
+Library code raises these; each class carries the exit code a run ends with
+when it is the cause (``exit_code``), and only the CLI exits. A run that ends
+without an error says in its report what makes it incomplete or broken by
+naming one of these classes as its verdict. Messages name the setting, record
+or plugin at fault and never contain credentials.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class MsgEventsError(Exception):
-    """Base class of every error msgevents raises on purpose."""
+    """Base class of every error msgevents raises on purpose (exit 1 unless a subclass says)."""
+
+    #: The process's exit code when this error (or a run report with it as its verdict) ends a run.
+    exit_code: ClassVar[int] = 1
 
 
 class ConfigError(MsgEventsError):
     """A usage or configuration error: a missing or invalid setting or option (exit 2)."""
+
+    exit_code = 2
 
 
 class UnknownProviderError(ConfigError):
@@ -44,6 +53,8 @@ class UnknownSinkError(ConfigError):
 class AuthError(MsgEventsError):
     """A provider or CrossEngage refused the credentials (exit 3, never retried)."""
 
+    exit_code = 3
+
 
 class IncompleteError(MsgEventsError):
     """A provider or sink failure outlasted the retries (exit 4).
@@ -51,6 +62,8 @@ class IncompleteError(MsgEventsError):
     Nothing is lost: positions stop before what was not delivered and the
     outbox is sent by the next run.
     """
+
+    exit_code = 4
 
 
 class ProviderUnavailableError(IncompleteError):
@@ -80,9 +93,13 @@ class InputFileError(IncompleteError):
 class PluginError(MsgEventsError):
     """A plugin broke its contract: failed to load, or emitted what it did not declare (exit 5)."""
 
+    exit_code = 5
+
 
 class LockedError(MsgEventsError):
     """Another run holds the lock for this provider, account and state file (exit 6)."""
+
+    exit_code = 6
 
 
 class MappingError(MsgEventsError):

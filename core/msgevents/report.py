@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,6 +10,9 @@ from datetime import datetime
 from operator import attrgetter
 from typing import IO, Any
 
+from tqdm import tqdm
+
+from msgevents.errors import MsgEventsError
 from msgevents.events import Event, EventType
 from msgevents.redact import redact, redact_value
 from msgevents.timestamps import UTC, format_timestamp
@@ -57,8 +59,21 @@ class RunReport:
     file_errors: list[dict[str, str]] = field(default_factory=list)  # input files not read to the end
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    exit_code: int | None = 0
     outcome: str = "running"
+    #: What made the run end as it did (None: done); its ``exit_code`` is the run's.
+    verdict: type[MsgEventsError] | None = field(default=None, repr=False)
+    crashed: bool = False  # an internal error (exit 1)
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code of this run: 0 when done, else its verdict's (an error class's own)."""
+        if self.crashed:
+            return MsgEventsError.exit_code
+        return self.verdict.exit_code if self.verdict is not None else 0
+
+    def conclude(self, outcome: str, verdict: type[MsgEventsError] | None = None) -> None:
+        """Say how the run ended: ``outcome`` for people, ``verdict`` for the exit code."""
+        self.outcome, self.verdict = outcome, verdict
 
     def count(self, event_type: EventType | str, column: str, amount: int = 1) -> None:
         self.events.setdefault(str(event_type), Counter())[column] += amount
@@ -199,31 +214,29 @@ class RunReport:
 
 
 class Progress:
-    """Records, rate and events per type on stderr, about once a second, on a TTY only."""
+    """Records read, their rate and events collected per type on stderr, on a TTY only (tqdm)."""
 
     def __init__(self, stream: IO[str] | None = None, interval: float = 1.0) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
-        self._started = time.monotonic()
-        self._last = self._started
+        self._bar: tqdm[Any] | None = None
 
     def update(self, report: RunReport) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
-        if now - self._last < self.interval:
-            return
-        self._last = now
-        rate = report.records / max(now - self._started, 1e-6)
+        if self._bar is None:
+            self._bar = tqdm(
+                file=self.stream, unit=" records", mininterval=self.interval, leave=False, dynamic_ncols=True
+            )
         per_type = " ".join(
             f"{name.removeprefix('Message ')}={counter['collected']}"
             for name, counter in report.events.items()
         )
-        self.stream.write(f"\r  {report.records} records, {rate:,.0f}/s  {per_type}\x1b[K")
-        self.stream.flush()
+        self._bar.set_postfix_str(per_type, refresh=False)
+        self._bar.update(report.records - self._bar.n)
 
     def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

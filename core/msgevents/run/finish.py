@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from msgevents.errors import LockedError, MsgEventsError
+from msgevents.errors import IncompleteError, LockedError, MsgEventsError, PluginError
 from msgevents.quarantine import QuarantineWriter
 from msgevents.redact import redact
 from msgevents.report import Progress
@@ -99,13 +99,13 @@ def _verdict(ctx: RunContext, fatal: MsgEventsError | None, crashed: bool) -> No
         report.errors.append(failed)
     if fatal is not None:
         report.errors.append(redact(str(fatal)))
-        report.outcome = type(fatal).__name__
-        report.exit_code = None  # the CLI decides, from the error's type
+        report.conclude(type(fatal).__name__, type(fatal))
     elif crashed:
-        report.exit_code, report.outcome = 1, "crashed"  # as the CLI exits on an internal error
+        report.crashed = True
+        report.conclude("crashed")  # as the CLI exits on an internal error
     elif verdict.plugin_broke:
-        report.exit_code, report.outcome = 5, "plugin contract violated"
+        report.conclude("plugin contract violated", PluginError)
     elif verdict.sink_down or failed or report.outbox_pending or verdict.unparked or report.file_errors:
-        report.exit_code, report.outcome = 4, "incomplete"
+        report.conclude("incomplete", IncompleteError)
     else:
-        report.exit_code, report.outcome = 0, "done"
+        report.conclude("done")

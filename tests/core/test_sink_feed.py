@@ -26,7 +26,7 @@ import pytest
 
 from msgevents.errors import ConfigError
 from msgevents.sink import Outcome, ledger_key
-from msgevents.sinks import feed
+from msgevents.sinks import feed, spill
 from msgevents.sinks.feed import FeedSettings, FeedSink
 from msgevents.state import StateStore
 
@@ -692,10 +692,10 @@ def test_the_events_of_a_file_that_failed_come_back_in_bounded_batches(
     sink.submit(events, "t")
     batches = sink.finish()
     first = next(batches)
-    assert [e for _r, e in first.failed] == events[: feed._PARK_BATCH]
+    assert [e for _r, e in first.failed] == events[: spill.PARK_BATCH]
     rest = list(batches)
     assert [e for o in [first, *rest] for _r, e in o.failed] == events
-    assert all(len(o.failed) <= feed._PARK_BATCH for o in rest)
+    assert all(len(o.failed) <= spill.PARK_BATCH for o in rest)
     assert list(feeds.iterdir()) == []  # the spill is not in the feed directory
 
 
@@ -707,7 +707,7 @@ def test_events_the_spill_cannot_give_back_fail_without_them(open_sink, feeds, c
     def broken_add(self, batch):
         self.broken = "No space left on device"
 
-    monkeypatch.setattr(feed._Spill, "add", broken_add)
+    monkeypatch.setattr(spill.Spill, "add", broken_add)
     refuse_rename(monkeypatch)
     outcomes = deliver(sink, events)
     assert [r.key for o in outcomes for r, _e in o.failed] == [ledger_key(e) for e in events]

@@ -31,14 +31,12 @@ import hashlib
 import logging
 import os
 import socket
-import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -48,6 +46,7 @@ from msgevents.formats import dumps, feed_object
 from msgevents.hookspecs import hookimpl
 from msgevents.paths import ensure_directory
 from msgevents.sink import Outcome, Receipt, Sink, SinkJournal, ledger_key
+from msgevents.sinks.spill import Spill, failed_from_spill
 from msgevents.timestamps import UTC
 
 __all__ = ["MAX_LINES", "FeedSettings", "FeedSink"]
@@ -56,7 +55,6 @@ __all__ = ["MAX_LINES", "FeedSettings", "FeedSink"]
 MAX_LINES = 100_000
 PREFIX = "event_history_"
 _WRITE_BATCH = 100  # lines joined and written at once (orjson output keeps 4 KiB blocks a line)
-_PARK_BATCH = 1000  # events of an unfinished file handed back per failed Outcome
 _tuple_new = tuple.__new__
 log = logging.getLogger("msgevents.feed")
 
@@ -100,7 +98,7 @@ class FeedSink(Sink):
         self._lines = 0
         # outcomes not returned yet; failed events of an unfinished file are read back lazily
         self._outcomes: list[Outcome | Iterator[Outcome]] = []
-        self._spill: _Spill | None = None
+        self._spill: Spill | None = None
         self._used_names: set[str] = set()
         self._broken: str | None = None
         self.files: list[Path] = []
@@ -235,7 +233,7 @@ class FeedSink(Sink):
         self._lines = 0
         self._receipts = []
         if self._spill is None:
-            self._spill = _Spill()
+            self._spill = Spill()
         self._spill.clear()
 
     def _free_name(self) -> Path:
@@ -327,88 +325,9 @@ class FeedSink(Sink):
             self._tmp_path = None
         if self._receipts:
             spill, self._spill = self._spill, None
-            self._outcomes.append(_failed_from_spill(self._receipts, spill, reason))
+            self._outcomes.append(failed_from_spill(self._receipts, spill, reason))
         self._receipts = []
         self._lines = 0
-
-
-class _Spill:
-    """The events of the file being written, in an anonymous temporary file.
-
-    A feed file holds up to 100,000 events, too many to keep in memory, and its
-    lines cannot be turned back into events. When the file cannot be finished,
-    its events are read back from here and handed back as failed (parked in the
-    outbox by the pipeline). Unnamed (``tempfile.TemporaryFile``): a killed run
-    leaves nothing behind.
-    """
-
-    def __init__(self) -> None:
-        self.broken: str | None = None
-        try:
-            self._file: IO[bytes] | None = tempfile.TemporaryFile(prefix="msgevents-feed-")  # noqa: SIM115
-        except OSError as exc:
-            self._file, self.broken = None, str(exc)
-
-    def clear(self) -> None:
-        if self._file is not None and self.broken is None:
-            try:
-                self._file.seek(0)
-                self._file.truncate()
-            except OSError as exc:
-                self.broken = str(exc)
-
-    def add(self, events: Sequence[Event]) -> None:
-        if self._file is None or self.broken is not None:
-            return
-        try:
-            self._file.write(b"".join([orjson.dumps(e.__dict__) + b"\n" for e in events]))
-        except OSError as exc:
-            self.broken = str(exc)
-            log.warning("feed: cannot keep the events of the file being written (%s)", exc)
-
-    def read(self) -> Iterator[Event]:
-        assert self._file is not None
-        self._file.flush()
-        self._file.seek(0)
-        for line in self._file:
-            yield Event.model_validate(orjson.loads(line))
-
-    def close(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.close()
-            self._file = None
-
-
-def _failed_from_spill(receipts: list[Receipt], spill: _Spill | None, reason: str) -> Iterator[Outcome]:
-    """Failed outcomes of an unfinished file, at most :data:`_PARK_BATCH` events each.
-
-    Events the spill cannot give back are failed without them (``None``): a live run reads
-    them again, and the report says so.
-    """
-    events: Iterator[Event | None] = iter(())
-    if spill is not None and spill.broken is None:
-        try:
-            events = spill.read()
-        except OSError as exc:
-            log.warning("feed: cannot read back the events of the unfinished file (%s)", exc)
-    try:
-        for start in range(0, len(receipts), _PARK_BATCH):
-            batch = receipts[start : start + _PARK_BATCH]
-            try:
-                found = [next(events, None) for _receipt in batch]
-            except (OSError, ValueError) as exc:
-                log.warning("feed: cannot read back the events of the unfinished file (%s)", exc)
-                events, found = iter(()), [None] * len(batch)
-            # a spilled event is handed back only under its own receipt's key
-            failed = [
-                (receipt, event if event is not None and ledger_key(event) == receipt.key else None)
-                for receipt, event in zip(batch, found, strict=True)
-            ]
-            yield Outcome(failed=failed, error=reason)
-    finally:
-        if spill is not None:
-            spill.close()
 
 
 def _unlocked(path: Path) -> bool:

@@ -36,6 +36,7 @@ from msgevents import Event, EventType, MappingError, NotModelled
 from msgevents.timestamps import TimestampError, parse_iso8601
 
 __all__ = ["CHANNEL", "PROVIDER", "SUPPRESSED", "SesMapper", "unwrap_sns"]
+_validate = Event.model_validate
 
 PROVIDER = "ses"
 CHANNEL = "Email"
@@ -96,6 +97,12 @@ def _address(value: Any, where: str) -> str:
 
 def _addresses(values: Any, where: str, key: str | None = None) -> list[str]:
     """The addresses of a recipient list (strings, or objects with ``key``), in order, once each."""
+    if values.__class__ is list and len(values) == 1:  # the common case: one plain address
+        item = values[0]
+        if key is not None:
+            item = item.get(key) if item.__class__ is dict else None
+        if item.__class__ is str and item and "<" not in item and item.strip() is item:
+            return [item]
     if not isinstance(values, list) or not values:
         raise MappingError(f"no recipients in {where}")
     seen: set[str] = set()
@@ -113,9 +120,8 @@ def _addresses(values: Any, where: str, key: str | None = None) -> list[str]:
     return result
 
 
-def _first_tag(mail: dict[str, Any], name: str) -> str | None:
-    """The first value of message tag ``name`` (tag values are lists of strings)."""
-    tags = mail.get("tags")
+def _first_tag(tags: Any, name: str) -> str | None:
+    """The first value of message tag ``name`` in ``mail.tags`` (tag values are lists of strings)."""
     if not isinstance(tags, dict):
         return None
     values = tags.get(name)
@@ -250,19 +256,26 @@ class SesMapper:
         return self._events(kind, mail, occurrence)
 
     def _events(self, kind: str, mail: dict[str, Any], occurrence: _Occurrence) -> list[Event]:
-        user_id = _first_tag(mail, self.user_id_tag)
+        tags = mail.get("tags")
+        user_id = _first_tag(tags, self.user_id_tag)
         message_id = mail.get("messageId")
-        common = {
+        fields = {
+            "user_id": user_id,
+            "email": None,
             "event": occurrence.event,
             "timestamp": occurrence.timestamp,
             "channel": CHANNEL,
             "url": occurrence.url,
-            "campaign_id": _first_tag(mail, self.campaign_id_tag),
+            "campaign_id": _first_tag(tags, self.campaign_id_tag),
             "message_id": message_id if isinstance(message_id, str | int) else None,
             "provider": PROVIDER,
             "account": self.account,
             "native_type": kind,
         }
         if user_id is not None:  # the tag names the customer: one event, whoever received it
-            return [Event(user_id=user_id, **common)]
-        return [Event(email=address, **common) for address in occurrence.recipients]
+            return [_validate(fields)]
+        events = []
+        for address in occurrence.recipients:
+            fields["email"] = address
+            events.append(_validate(fields))
+        return events

@@ -92,7 +92,9 @@ def build(path: Path, rows: int, days: int, end: int) -> None:
 def newest(path: Path) -> int:
     conn = sqlite3.connect(path)
     try:
-        row = conn.execute("SELECT max(key) FROM ledger").fetchone()
+        row = conn.execute(  # through the primary key: the newest key of the one sink
+            "SELECT max(key) FROM ledger WHERE sink_id = (SELECT id FROM sinks WHERE key = ?)", (SINK,)
+        ).fetchone()
     finally:
         conn.close()
     return int.from_bytes(row[0][:4], "big") if row and row[0] else 0

@@ -8,6 +8,19 @@ connection lost after sending, a timeout, a gateway's 502/504; counted, because
 repeating a ``POST /events`` may duplicate events). It logs
 one line per attempt on the ``msgevents.http`` logger, without headers or
 bodies, and never raises with credentials in the message.
+
+The retry loop is tenacity's (:meth:`HttpClient.retry_calls`: stop after the
+policy's attempts, wait the backoff or ``Retry-After``, count and sleep before
+each retry), not urllib3's ``Retry`` mounted in the adapter, although that one is
+already installed with requests: ``Retry`` runs inside the connection pool, where
+(1) no response body can be read to decide — an Optimizely SOAP ``Server`` fault
+arrives as HTTP 500 with the fault in the body, and only those are repeated;
+(2) each attempt is not visible, so requests, throttled answers and whether a
+failed attempt may have been processed (ambiguous) cannot be counted per attempt,
+and a ``POST`` read error is either never retried or retried without telling;
+(3) its sleep is ``time.sleep``, not the injectable one tests use. tenacity keeps
+the attempt in our hands and provides the rest; urllib3 still parses
+``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,10 +30,11 @@ import random
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import tenacity
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import Retry
@@ -31,6 +45,7 @@ from msgevents.redact import add_secret, redact
 __all__ = ["HttpClient", "RetriesExhaustedError", "RetryPolicy", "StatsSink"]
 
 log = logging.getLogger("msgevents.http")
+T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Answers of a gateway in front of the service: the request may have reached it and been
@@ -96,6 +111,30 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return isinstance(inner, NewConnectionError | ConnectTimeoutError)
 
 
+class _Try(NamedTuple):
+    """One attempt of :meth:`HttpClient.request`: the response (``None``: no answer) and
+    whether the attempt failed in a way worth repeating."""
+
+    response: requests.Response | None
+    retry: bool
+
+    def again(self) -> bool:
+        return self.retry
+
+    def response_of(self) -> requests.Response | None:
+        return self.response
+
+
+@dataclass
+class _Seen:
+    """What the attempts of one request have seen so far."""
+
+    attempts: int = 0
+    ambiguous: bool = False
+    status: int | None = None
+    problem: str = ""
+
+
 @dataclass
 class HttpClient:
     """A pooled ``requests`` session with the retry rules above.
@@ -140,20 +179,17 @@ class HttpClient:
         outcome was unknown.
         """
         statuses = self.retry.statuses if retry_statuses is None else frozenset(retry_statuses)
-        attempts = self.retry.attempts if attempts is None else attempts
         kwargs.setdefault("timeout", self.timeout)
-        ambiguous = False
-        last_status: int | None = None
-        last_problem = ""
-        for attempt in range(1, attempts + 1):
+        seen = _Seen()
+
+        def attempt() -> _Try:
+            seen.attempts += 1
             started = time.monotonic()
-            response: requests.Response | None = None
             try:
                 response = self.session.request(method, url, **kwargs)
             except requests.RequestException as exc:
-                sent = not _never_sent(exc)
-                ambiguous = ambiguous or sent
-                last_problem = _describe(exc)
+                seen.ambiguous = seen.ambiguous or not _never_sent(exc)
+                seen.problem = _describe(exc)
                 self.stats.add(requests=1)
                 log.debug(
                     "%s %s %s failed after %d ms (attempt %d): %s",
@@ -161,42 +197,64 @@ class HttpClient:
                     method,
                     redact(url),
                     _ms(started),
-                    attempt,
-                    last_problem,
+                    seen.attempts,
+                    seen.problem,
                 )
-            else:
-                throttled = response.status_code == 429
-                self.stats.add(requests=1, throttled=1 if throttled else 0)
-                log.debug(
-                    "%s %s %s -> %d in %d ms (attempt %d)",
-                    self.name,
-                    method,
-                    redact(url),
-                    response.status_code,
-                    _ms(started),
-                    attempt,
-                )
-                if response.status_code not in statuses:
-                    response.ambiguous = ambiguous  # type: ignore[attr-defined]
-                    if ambiguous:
-                        self.stats.add(ambiguous=1)  # once per request, however many attempts
-                    return response
-                last_status = response.status_code
-                last_problem = f"HTTP {response.status_code}"
-                if response.status_code in AMBIGUOUS_STATUSES:
-                    ambiguous = True
-            if attempt == attempts:
-                break
-            self.stats.add(retries=1)
-            self.sleep(self.retry.delay(attempt, response))
-        if ambiguous:
-            self.stats.add(ambiguous=1)
+                return _Try(None, retry=True)
+            self.stats.add(requests=1, throttled=1 if response.status_code == 429 else 0)
+            log.debug(
+                "%s %s %s -> %d in %d ms (attempt %d)",
+                self.name,
+                method,
+                redact(url),
+                response.status_code,
+                _ms(started),
+                seen.attempts,
+            )
+            if response.status_code not in statuses:
+                return _Try(response, retry=False)
+            seen.status, seen.problem = response.status_code, f"HTTP {response.status_code}"
+            seen.ambiguous = seen.ambiguous or response.status_code in AMBIGUOUS_STATUSES
+            return _Try(response, retry=True)
+
+        last = self.retry_calls(attempt, again=_Try.again, response_of=_Try.response_of, attempts=attempts)
+        if seen.ambiguous:
+            self.stats.add(ambiguous=1)  # once per request, however many attempts
+        if last.response is not None and not last.retry:
+            last.response.ambiguous = seen.ambiguous  # type: ignore[attr-defined]
+            return last.response
         raise RetriesExhaustedError(
             f"{self.name}: {method} {redact(_strip_query(url))} failed "
-            f"{attempts} times; last: {last_problem}",
-            status=last_status,
-            ambiguous=ambiguous,
+            f"{seen.attempts} times; last: {seen.problem}",
+            status=seen.status,
+            ambiguous=seen.ambiguous,
         )
+
+    def retry_calls(
+        self,
+        call: Callable[[], T],
+        *,
+        again: Callable[[T], bool],
+        response_of: Callable[[T], requests.Response | None] = lambda _result: None,
+        attempts: int | None = None,
+    ) -> T:
+        """Call ``call()`` until ``again(result)`` is false or the attempts are used up; return
+        the last result. Between attempts: the policy's backoff, or the ``Retry-After`` of
+        ``response_of(result)``; each retry is counted in ``stats`` and slept with ``sleep``.
+
+        Used by :meth:`request` and by plugins whose retry decision needs the response
+        body (a SOAP ``Server`` fault comes as HTTP 500 with the fault inside).
+        """
+        policy = self.retry
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.attempts if attempts is None else attempts),
+            wait=lambda state: policy.delay(state.attempt_number, response_of(state.outcome.result())),
+            retry=tenacity.retry_if_result(again),
+            sleep=self.sleep,
+            before_sleep=lambda _state: self.stats.add(retries=1),
+            retry_error_callback=lambda state: state.outcome.result(),
+        )
+        return retrying(call)
 
     def close(self) -> None:
         self.session.close()

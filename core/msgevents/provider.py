@@ -19,11 +19,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from msgevents.errors import ConfigError
 from msgevents.events import Event, EventType
 from msgevents.http import HttpClient, RetryPolicy
+from msgevents.settings_base import SettingsBase, settings_config
 from msgevents.sink import DeliveryStats
 from msgevents.timestamps import UTC
 from msgevents.values import NotModelled, Record, Window
@@ -35,20 +36,19 @@ __all__ = [
     "Record",
     "Window",
     "load_settings",
+    "settings_config",
 ]
 
 
-class ProviderSettings(BaseSettings):
+class ProviderSettings(SettingsBase):
     """Base of every provider's settings model.
 
-    Subclasses set ``model_config = SettingsConfigDict(env_prefix="MSGEVENTS_<NAME>_")``
-    (or use :func:`settings_config`). Values come from the environment and
+    Subclasses set ``model_config = settings_config("<name>")`` (variables
+    ``MSGEVENTS_<NAME>_…``; see :mod:`msgevents.settings_base`). Values come from the environment and
     ``.env``; unknown variables are ignored so one ``.env`` serves every
     provider. Secrets are ``SecretStr``. API credentials are optional fields:
     a provider calls :meth:`require` before pulling, so ``--input`` runs need none.
     """
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     lookback: timedelta = Field(
         timedelta(days=7), description="Where the first live run starts: now minus this."
@@ -63,12 +63,6 @@ class ProviderSettings(BaseSettings):
         "without a customer id their user_id (e-mails case-folded, phones E.164); "
         "MSGEVENTS_IDENTITY_FILE serves every provider.",
     )
-
-    @classmethod
-    def env_name(cls, field: str) -> str:
-        """The environment variable that sets ``field``."""
-        prefix = cls.model_config.get("env_prefix", "")
-        return f"{prefix}{field}".upper()
 
     def require(self, *fields: str) -> None:
         """Raise :class:`ConfigError` naming every variable of ``fields`` that is unset."""
@@ -90,14 +84,6 @@ class ProviderSettings(BaseSettings):
             if isinstance(value, SecretStr) and value.get_secret_value():
                 values.append(value.get_secret_value())
         return values
-
-
-def settings_config(name: str, **extra: Any) -> SettingsConfigDict:
-    """The settings config of provider ``name``: prefix ``MSGEVENTS_<NAME>_``, ``.env`` read."""
-    prefix = "MSGEVENTS_" + name.upper().replace("-", "_") + "_"
-    return SettingsConfigDict(
-        env_prefix=prefix, env_file=".env", extra="ignore", env_ignore_empty=True, **extra
-    )
 
 
 def load_settings(settings_class: type[BaseSettings], **overrides: Any) -> Any:

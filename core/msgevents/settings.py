@@ -6,20 +6,18 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from msgevents.provider import load_settings
+from msgevents.settings_base import SettingsBase, settings_config
 from msgevents.state import DEFAULT_STATE_PATH
 
 __all__ = ["CoreSettings", "core_settings"]
 
 
-class CoreSettings(BaseSettings):
+class CoreSettings(SettingsBase):
     """Settings of the core itself; provider and sink settings live with them."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MSGEVENTS_", env_file=".env", extra="ignore", env_ignore_empty=True
-    )
+    model_config = settings_config()
 
     state: Path = Field(DEFAULT_STATE_PATH, description="state file (positions, ledger, outbox, runs)")
     ledger_retention: timedelta = Field(
@@ -32,10 +30,6 @@ class CoreSettings(BaseSettings):
         "MSGEVENTS_<NAME>_IDENTITY_FILE takes precedence",
     )
     chunk_size: int = Field(5000, ge=1, le=100_000, description="events handed to the sink at once")
-
-    @classmethod
-    def env_name(cls, field: str) -> str:
-        return f"MSGEVENTS_{field}".upper()
 
 
 def core_settings() -> CoreSettings:

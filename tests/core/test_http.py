@@ -237,3 +237,24 @@ def test_a_gateway_error_may_hide_a_processed_request_so_the_retry_is_ambiguous(
 def test_a_later_success_after_only_unambiguous_failures_is_not_ambiguous(reply, http_server, client):
     http_server.script(reply(500), reply(429))
     assert client().request("GET", http_server.url).ambiguous is False
+
+
+def test_retry_calls_repeats_until_the_predicate_is_satisfied_and_counts_retries(client, sleeps, stats):
+    """The loop request() uses, open to callers whose decision needs the body (SOAP faults)."""
+    answers = iter(["busy", "busy", "done", "never asked"])
+    result = client(retry=RetryPolicy(attempts=5, backoff=1.0, backoff_max=8.0)).retry_calls(
+        lambda: next(answers), again=lambda answer: answer == "busy"
+    )
+    assert result == "done"
+    assert len(sleeps) == 2
+    assert 0.5 <= sleeps[0] <= 1.0
+    assert 1.0 <= sleeps[1] <= 2.0
+    assert stats.retries == 2
+
+
+def test_retry_calls_returns_the_last_result_when_attempts_run_out(client, sleeps, stats):
+    calls = []
+    result = client(retry=RetryPolicy(attempts=3)).retry_calls(
+        lambda: calls.append(1) or len(calls), again=lambda _n: True
+    )
+    assert (result, len(calls), len(sleeps), stats.retries) == (3, 3, 2, 2)

@@ -59,7 +59,6 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from msgevents import __version__
 from msgevents.errors import AuthError, ConfigError
@@ -69,6 +68,7 @@ from msgevents.hookspecs import hookimpl
 from msgevents.http import HttpClient, RetriesExhaustedError, RetryPolicy
 from msgevents.provider import load_settings
 from msgevents.redact import add_secret, excerpt, redact
+from msgevents.settings_base import SettingsBase, settings_config
 from msgevents.sink import Outcome, Receipt, Sink, ledger_key
 
 __all__ = ["CrossEngageSettings", "CrossEngageSink", "TokenBucket"]
@@ -85,12 +85,10 @@ REJECT_STATUSES = frozenset({400, 413, 422})
 _CLOSED = "the sink was closed"
 
 
-class CrossEngageSettings(BaseSettings):
+class CrossEngageSettings(SettingsBase):
     """Settings of the ``crossengage`` sink (env ``MSGEVENTS_CROSSENGAGE_…``, ``.env`` read)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", env_ignore_empty=True
-    )
+    model_config = settings_config("crossengage")
 
     api_key: SecretStr | None = Field(None, description="Master API key (X-XNG-AuthToken)")
     base_url: str = Field("https://api.crossengage.io", description="events API base URL")
@@ -108,11 +106,6 @@ class CrossEngageSettings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
             raise ValueError("must be an http(s) URL such as https://api.crossengage.io")
         return value
-
-    @classmethod
-    def env_name(cls, field: str) -> str:
-        """The environment variable that sets ``field``."""
-        return f"{ENV_PREFIX}{field}".upper()
 
     @classmethod
     def load(cls, **overrides: Any) -> CrossEngageSettings:

@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from msgevents.errors import ConfigError
 from msgevents.events import Event
 from msgevents.formats import dumps, feed_object
 from msgevents.hookspecs import hookimpl
 from msgevents.paths import ensure_directory
+from msgevents.settings_base import SettingsBase, settings_config
 from msgevents.sink import Outcome, Receipt, Sink, SinkJournal, ledger_key
 from msgevents.sinks.spill import Spill, failed_from_spill
 from msgevents.timestamps import UTC
@@ -64,12 +64,10 @@ _END = b"\n]\n"  # the last bytes of every finished file
 _HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
 
 
-class FeedSettings(BaseSettings):
+class FeedSettings(SettingsBase):
     """Environment settings of the feed sink (``MSGEVENTS_FEED_…``)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MSGEVENTS_FEED_", env_file=".env", extra="ignore", env_ignore_empty=True
-    )
+    model_config = settings_config("feed")
     zip: bool = Field(False, description="write .json.zip archives holding one file each")
     max_lines: int = Field(MAX_LINES, ge=3, le=MAX_LINES, description="physical lines per file")
 

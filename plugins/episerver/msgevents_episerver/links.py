@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import msgevents
 from msgevents_episerver.mapping import CAMPAIGN_KEY
+from msgevents_episerver.paging import offset_pages
 
 __all__ = ["CAMPAIGN_PAGE", "KINDS", "LinkResolver", "MailingDirectory"]
 
@@ -73,7 +74,8 @@ class MailingDirectory:
         self.page_size = page_size
         self._owners: dict[str, str] = {}
         self._unread: list[str] = []  # elements of pages read whose mailings are not known yet
-        self._offset = 0
+        self._pages = offset_pages(lambda offset, limit: rest.mailing_list(kind, offset, limit), page_size)
+        self._pages_read = 0
         self._last_page = False
 
     @property
@@ -90,7 +92,7 @@ class MailingDirectory:
         while mailing_id not in self._owners and not self.complete:
             if self._unread:
                 self._read_nodes(self._unread.pop(0))
-            elif read_all or self._offset == 0:
+            elif read_all or self._pages_read == 0:
                 self._read_page()
             else:
                 break
@@ -101,7 +103,8 @@ class MailingDirectory:
             self._owners.setdefault(mailing, owner)
 
     def _read_page(self) -> None:
-        elements = self.rest.mailing_list(self.kind, self._offset, self.page_size)
+        _offset, elements = next(self._pages)
+        self._pages_read += 1
         for element in elements:
             if not isinstance(element, dict) or element.get("id") is None:
                 continue
@@ -110,7 +113,6 @@ class MailingDirectory:
                 self._unread.append(str(element["id"]))
             else:
                 self._add(str(element["id"]), _mailing_ids(nodes))
-        self._offset += len(elements)
         if len(elements) < self.page_size:
             self._last_page = True
 

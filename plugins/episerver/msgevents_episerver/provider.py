@@ -21,6 +21,7 @@ from msgevents.timestamps import parse_epoch_millis, to_epoch_millis
 from msgevents_episerver.files import read_export, stream_of
 from msgevents_episerver.links import KINDS, LinkResolver, MailingDirectory
 from msgevents_episerver.mapping import Mapper
+from msgevents_episerver.paging import offset_pages
 from msgevents_episerver.rest import RestClient
 from msgevents_episerver.settings import RETENTION, STREAMS, EpiserverSettings
 from msgevents_episerver.soap import SoapClient
@@ -141,9 +142,9 @@ class EpiserverProvider(msgevents.Provider):
         width = len(columns)
         page_size = self.settings.page_size
         since, until = to_epoch_millis(window.since), to_epoch_millis(window.until)
-        start = 0
-        while True:
-            rows = soap.export_rows(method, since, until, start, page_size)
+        for start, rows in offset_pages(
+            lambda offset, limit: soap.export_rows(method, since, until, offset, limit), page_size
+        ):
             page = []
             for offset, cells in enumerate(rows):
                 source = f"{method} row {start + offset}"
@@ -159,9 +160,6 @@ class EpiserverProvider(msgevents.Provider):
                 page = self._link_resolver().fill(page)
             if page:
                 yield self._with_campaigns(page, "mailing_id")
-            if len(rows) < page_size:
-                return
-            start += len(rows)
 
     def _directory(self, kind: str) -> MailingDirectory:
         if kind not in self._directories:

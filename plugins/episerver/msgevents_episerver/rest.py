@@ -21,6 +21,7 @@ import requests
 import msgevents
 from msgevents.redact import excerpt
 from msgevents.timestamps import TimestampError, parse_iso8601
+from msgevents_episerver.paging import offset_pages
 
 __all__ = ["GLOBAL", "MAX_CONCURRENT", "MAX_LINKS", "RestClient"]
 
@@ -110,23 +111,10 @@ class RestClient:
     def _unsubscribes_of(
         self, window: msgevents.Window, page_size: int, media_type: str
     ) -> Iterator[list[msgevents.Record]]:
-        offset = 0
         label = "" if media_type == GLOBAL else f" mediaType={media_type}"
-        while True:
-            params: dict[str, Any] = {
-                "offset": offset,
-                "limit": page_size,
-                "sort": "created",
-                "direction": "DESC",
-            }
-            if media_type != GLOBAL:
-                params["mediaType"] = media_type
-            body = self.get_json("/unsubscribes", params)
-            elements = body.get("elements") if isinstance(body, dict) else None
-            if not isinstance(elements, list):
-                raise msgevents.ProviderUnavailableError(
-                    "Optimizely REST /unsubscribes answered without an 'elements' list"
-                )
+        for offset, elements in offset_pages(
+            lambda offset, limit: self._unsubscribe_elements(offset, limit, media_type), page_size
+        ):
             page: list[msgevents.Record] = []
             older = False
             for index, element in enumerate(elements):
@@ -145,9 +133,21 @@ class RestClient:
                 page.append(msgevents.Record("unsubscribes", element, source))
             if page:
                 yield page
-            if older or len(elements) < page_size:
+            if older:
                 return
-            offset += len(elements)
+
+    def _unsubscribe_elements(self, offset: int, limit: int, media_type: str) -> list[Any]:
+        """One page of ``/unsubscribes`` of ``media_type``, newest first."""
+        params: dict[str, Any] = {"offset": offset, "limit": limit, "sort": "created", "direction": "DESC"}
+        if media_type != GLOBAL:
+            params["mediaType"] = media_type
+        body = self.get_json("/unsubscribes", params)
+        elements = body.get("elements") if isinstance(body, dict) else None
+        if not isinstance(elements, list):
+            raise msgevents.ProviderUnavailableError(
+                "Optimizely REST /unsubscribes answered without an 'elements' list"
+            )
+        return elements
 
     # -- mailing lists and tracking links ---------------------------------------------------
 

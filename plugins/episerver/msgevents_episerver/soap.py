@@ -17,8 +17,10 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from xml.sax.saxutils import escape
+
+import requests
 
 import msgevents
 from msgevents.redact import add_secret, redact
@@ -195,6 +197,41 @@ def table(result: Result) -> list[list[str]]:
     return rows
 
 
+class _Answer(NamedTuple):
+    """A SOAP call's HTTP answer: its result, or the server failure worth repeating."""
+
+    response: requests.Response
+    result: Result | None
+    problem: str = ""
+
+    def failed(self) -> bool:
+        return self.result is None
+
+    def response_of(self) -> requests.Response:
+        return self.response
+
+
+def _read_answer(response: requests.Response, method: str, once: bool) -> _Answer:
+    """Parse a SOAP answer; raise what must not be repeated (refused credentials, a fault
+    that is not a ``Server`` fault, an unreadable answer that is not a 5xx)."""
+    if response.status_code in (401, 403):
+        raise msgevents.AuthError(
+            f"Optimizely refused the SOAP {method} call (HTTP {response.status_code}); "
+            "check MSGEVENTS_EPISERVER_CLIENT_ID and the SOAP user's credentials"
+        )
+    try:
+        return _Answer(response, parse_response(response.content, method))
+    except ValueError as exc:
+        problem = f"HTTP {response.status_code}, {exc}"
+        if response.status_code < 500:
+            raise msgevents.ProviderUnavailableError(f"Optimizely SOAP {method}: {problem}") from None
+        return _Answer(response, None, problem)
+    except SoapFault as fault:
+        if not fault.retryable or once:
+            raise
+        return _Answer(response, None, f"HTTP {response.status_code}, SOAP fault {redact(str(fault))}")
+
+
 class SoapClient:
     """The SessionWebservice login and calls to the other services with that session.
 
@@ -225,38 +262,33 @@ class SoapClient:
     # -- transport -----------------------------------------------------------------------
 
     def _post(self, service: str, method: str, params: Sequence[Param], *, once: bool = False) -> Result:
-        """POST one call; ``once``: a single attempt with a short timeout (a courtesy call)."""
+        """POST one call; ``once``: a single attempt with a short timeout (a courtesy call).
+
+        HttpClient repeats 429/502/503/504 itself; a 500 is read first (SOAP 1.1 sends
+        faults with it) and repeated here, with the same policy, when it holds a ``Server``
+        fault or no readable SOAP at all (a server failure).
+        """
         url = f"{self.base_url}/soap11/Rpc{service}"
         body = build_envelope(service, method, params)
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{method}"'}
-        policy = self.http.retry
         extra: dict[str, Any] = {"attempts": 1, "timeout": LOGOUT_TIMEOUT} if once else {}
-        for attempt in range(1, 2 if once else policy.attempts + 1):
+        tries: list[_Answer] = []
+
+        def attempt() -> _Answer:
             response = self.http.request(
                 "POST", url, data=body, headers=headers, retry_statuses=_SOAP_RETRY_STATUSES, **extra
             )
-            if response.status_code in (401, 403):
-                raise msgevents.AuthError(
-                    f"Optimizely refused the SOAP {method} call (HTTP {response.status_code}); "
-                    "check MSGEVENTS_EPISERVER_CLIENT_ID and the SOAP user's credentials"
-                )
-            try:
-                return parse_response(response.content, method)
-            except ValueError as exc:
-                problem = f"HTTP {response.status_code}, {exc}"
-                if response.status_code < 500:
-                    raise msgevents.ProviderUnavailableError(f"Optimizely SOAP {method}: {problem}") from None
-            except SoapFault as fault:
-                if not fault.retryable or once:
-                    raise
-                problem = f"HTTP {response.status_code}, SOAP fault {redact(str(fault))}"
-            # A 5xx without a readable SOAP fault, or with a Server fault, is a server failure: retry.
-            if attempt < policy.attempts and not once:
-                self.http.stats.add(retries=1)
-                self.http.sleep(policy.delay(attempt, response))
+            tries.append(answer := _read_answer(response, method, once))
+            return answer
+
+        last = self.http.retry_calls(
+            attempt, again=_Answer.failed, response_of=_Answer.response_of, attempts=1 if once else None
+        )
+        if last.result is not None:
+            return last.result
         raise msgevents.RetriesExhaustedError(
-            f"{self.http.name}: SOAP {method} failed {attempt} times; last: {problem}",
-            status=response.status_code,
+            f"{self.http.name}: SOAP {method} failed {len(tries)} times; last: {last.problem}",
+            status=last.response.status_code,
             ambiguous=False,
         )
 

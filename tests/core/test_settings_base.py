@@ -1,0 +1,50 @@
+"""One settings base: core, sink and provider settings read ``MSGEVENTS_<NAME>_…`` the same way."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import Field
+
+import msgevents
+from msgevents.plugins import load_provider
+from msgevents.settings import CoreSettings
+from msgevents.settings_base import SettingsBase, settings_config
+from msgevents.sinks.crossengage import CrossEngageSettings
+from msgevents.sinks.feed import FeedSettings
+
+MODELS = {
+    "MSGEVENTS_": CoreSettings,
+    "MSGEVENTS_FEED_": FeedSettings,
+    "MSGEVENTS_CROSSENGAGE_": CrossEngageSettings,
+}
+
+
+@pytest.mark.parametrize("name", ["episerver", "mailgun", "ses", "twilio"])
+def test_every_provider_plugin_uses_the_base(name):
+    settings = load_provider(name).Settings
+    assert issubclass(settings, SettingsBase)
+    assert settings.model_config["env_prefix"] == f"MSGEVENTS_{name.upper()}_"
+
+
+@pytest.mark.parametrize(("prefix", "model"), MODELS.items())
+def test_core_and_sinks_use_the_base(prefix, model):
+    assert issubclass(model, SettingsBase)
+    assert model.model_config["env_prefix"] == prefix
+    assert model.model_config["env_file"] == ".env"
+    assert model.model_config["extra"] == "ignore"
+    assert model.model_config["env_ignore_empty"] is True
+
+
+def test_env_name_and_reading_follow_the_prefix(monkeypatch, tmp_path):
+    class AcmeSettings(msgevents.ProviderSettings):
+        model_config = settings_config("acme-mail")
+        region: str = Field("eu")
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("MSGEVENTS_ACME_MAIL_REGION=us\nMSGEVENTS_OTHER_THING=x\n")
+    assert AcmeSettings.env_name("region") == "MSGEVENTS_ACME_MAIL_REGION"
+    assert AcmeSettings().region == "us"
+    monkeypatch.setenv("MSGEVENTS_ACME_MAIL_REGION", "")  # empty counts as unset: .env decides
+    assert AcmeSettings().region == "us"
+    assert CrossEngageSettings.env_name("api_key") == "MSGEVENTS_CROSSENGAGE_API_KEY"
+    assert CoreSettings.env_name("state") == "MSGEVENTS_STATE"

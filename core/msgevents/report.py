@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 from msgevents.errors import MsgEventsError
 from msgevents.events import Event, EventType
@@ -226,6 +227,8 @@ class Progress:
         if not self.enabled:
             return
         if self._bar is None:
+            from tqdm import tqdm  # only on a terminal: unattended runs never load it
+
             self._bar = tqdm(
                 file=self.stream, unit=" records", mininterval=self.interval, leave=False, dynamic_ncols=True
             )

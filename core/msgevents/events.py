@@ -90,8 +90,11 @@ class Event(BaseModel):
     Internal fields, never sent: ``phone`` (E.164, for the identity step:
     CrossEngage cannot key a customer by phone), ``provider`` (canonical name),
     ``account`` (provider account, empty when unknown), ``event_id``
-    (deterministic; computed when not given), ``native_type`` and ``is_machine``
-    (machine opens, scanner clicks).
+    (deterministic; computed when not given), ``native_type``, ``is_machine``
+    (machine opens, scanner clicks) and ``receipt_time`` (the provider gave no event
+    time, so ``timestamp`` is when the record was received: two receipts of one event
+    differ in it, so it is no part of the event's identity — e.g. a Twilio status
+    callback without ``RawDlrDoneDate``).
 
     An event has ``user_id``, ``email`` or ``phone``; the identity step
     (:mod:`msgevents.identity`) makes sure every event reaching a sink has
@@ -122,6 +125,7 @@ class Event(BaseModel):
     event_id: str = ""
     native_type: str | None = None
     is_machine: bool | None = None
+    receipt_time: bool | None = None
 
     #: Properties CrossEngage receives beside the identity, event and timestamp, in output order.
     PROPERTIES: ClassVar[tuple[str, ...]] = ("channel", "type", "url", "campaign_id", "message_id")

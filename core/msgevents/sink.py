@@ -48,7 +48,10 @@ def ledger_key(event: Event) -> bytes:
     pages are) touches only the few B-tree pages of their minutes, however many older
     ids the ledger holds, and pruning by retention deletes a key range. An event's
     identity is its provider, event id and second (a restated event has the same
-    timestamp).
+    timestamp) — except for an event whose ``receipt_time`` is set: its timestamp is
+    when the record was received, which differs between two receipts of the same event,
+    so its key starts with four zero bytes instead (such keys sort before every other and
+    are pruned by their acknowledgement time alone).
 
     Computed once per event and kept on it (events are frozen): the pipeline and
     the sink's receipts both need it.
@@ -58,15 +61,15 @@ def ledger_key(event: Event) -> bytes:
     except AttributeError:  # built without validation: model_construct, a copy, unpickled
         key = None
     if key is None:
-        key = (
-            time_prefix(event.timestamp)
-            + _blake2b(f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16).digest()
-        )
+        key = (_NO_TIME if event.receipt_time else time_prefix(event.timestamp)) + _blake2b(
+            f"{event.provider}\x1f{event.event_id}".encode(), digest_size=16
+        ).digest()
         _cache_key(event, key)
     return key
 
 
 _LAST_SECOND = 0xFFFFFFFF  # 2106-02-07T06:28:15Z
+_NO_TIME = bytes(4)  # the prefix of events whose timestamp is only their time of receipt
 
 
 def time_prefix(moment: datetime) -> bytes:

@@ -51,6 +51,17 @@ def test_ledger_key_depends_on_provider_and_event_id_only(make_event):
     assert ledger_key(make_event(event_id="e-1", provider="other")) != ledger_key(base)
 
 
+def test_ledger_key_of_an_event_timed_by_its_receipt_ignores_the_time(make_event):
+    """Two receipts of one event (a repeated callback) differ in their receipt time only: one key."""
+    first = make_event(event_id="SM1:sent", receipt_time=True)
+    again = make_event(
+        event_id="SM1:sent", receipt_time=True, timestamp=datetime(2023, 5, 1, 8, 0, 7, tzinfo=UTC)
+    )
+    assert ledger_key(first) == ledger_key(again)
+    assert ledger_key(first)[:4] == bytes(4)  # sorts first; pruned by acknowledgement time
+    assert ledger_key(first)[4:] == ledger_key(make_event(event_id="SM1:sent"))[4:]
+
+
 def test_ledger_key_of_equal_native_events_is_equal(make_event):
     assert ledger_key(make_event(user_id=None, email="Jane@Example.com")) == ledger_key(
         make_event(user_id=None, email="jane@example.com")

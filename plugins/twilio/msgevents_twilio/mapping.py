@@ -66,13 +66,14 @@ def _text(params: dict[str, Any], *names: str) -> str | None:
     return None
 
 
-def _timestamp(params: dict[str, Any]) -> datetime:
+def _timestamp(params: dict[str, Any]) -> tuple[datetime, bool]:
+    """The event time, and whether it is only the time the callback was received."""
     done = _text(params, "RawDlrDoneDate")
     if done is not None:
         if not _DLR_DATE.fullmatch(done):
             raise MappingError(f"RawDlrDoneDate {done!r} is not YYMMDDhhmm")
         try:
-            return parse_with_format(done, "%y%m%d%H%M")
+            return parse_with_format(done, "%y%m%d%H%M"), False
         except TimestampError as exc:
             raise MappingError(f"RawDlrDoneDate: {exc}") from None
     received = params.get("received_at")
@@ -83,8 +84,8 @@ def _timestamp(params: dict[str, Any]) -> datetime:
         )
     try:
         if isinstance(received, int | float) and not isinstance(received, bool):
-            return parse_epoch_seconds(received)
-        return parse_iso8601(received)
+            return parse_epoch_seconds(received), True
+        return parse_iso8601(received), True
     except (TimestampError, TypeError) as exc:
         raise MappingError(f"received_at: {exc}") from None
 
@@ -129,11 +130,13 @@ class TwilioMapper:
             phone = normalise_phone(to)
         except InvalidAddress as exc:
             raise MappingError(f"To: {exc}") from None
+        timestamp, receipt_time = _timestamp(params)
         return [
             Event(
                 phone=phone,
                 event=event,
-                timestamp=_timestamp(params),
+                timestamp=timestamp,
+                receipt_time=receipt_time or None,
                 channel=CHANNEL,
                 message_id=sid,
                 campaign_id=_text(params, "MessagingServiceSid"),

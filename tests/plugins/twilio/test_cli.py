@@ -89,3 +89,47 @@ def test_sample_dump_reaches_crossengage_exactly_once_keyed_by_user_id(tmp_path)
     assert reasons[0].startswith("no event time")
     assert reasons[1].startswith("unresolved identity")
     assert "+15550001111" in reasons[1]
+
+
+def test_a_callback_received_again_later_is_delivered_once(tmp_path):
+    """Twilio repeats a callback it thinks failed; without RawDlrDoneDate each copy carries only
+    its own receipt time. One status of one message is one event: within a run, and in a later
+    run reading another dump (the ledger must not tell the copies apart by their time)."""
+    sent = {
+        "MessageSid": "SM" + "7" * 32,
+        "MessageStatus": "sent",
+        "To": "+15558675310",
+        "From": "+15017122661",
+    }
+    dumps = [tmp_path / "monday.jsonl", tmp_path / "tuesday.jsonl"]
+    dumps[0].write_text(
+        json.dumps({**sent, "received_at": "2025-02-14T15:30:07Z"})
+        + "\n"
+        + json.dumps({**sent, "received_at": "2025-02-14T15:30:41Z"})
+        + "\n"
+    )
+    dumps[1].write_text(json.dumps({**sent, "received_at": "2025-02-15T09:00:00Z"}) + "\n")
+    lookup = tmp_path / "phones.csv"
+    lookup.write_text("phone,user_id\n+15558675310,C-7\n")
+    env = subprocess_env(tmp_path, MSGEVENTS_TWILIO_IDENTITY_FILE=str(lookup))
+    for dump in dumps:  # two runs into one Data Feed directory (one sink, one ledger)
+        args = [sys.executable, "-m", "msgevents", "collect", "--provider", "twilio", "--input", str(dump)]
+        result = subprocess.run(
+            [*args, "--to", "feed:feeds"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+    delivered = [
+        json.loads(line.rstrip(","))
+        for path in sorted((tmp_path / "feeds").glob("event_history_*.json"))
+        for line in path.read_text().splitlines()
+        if line not in ("[", "]")
+    ]
+    assert [(e["id"], e["event"], e["timestamp"]) for e in delivered] == [
+        ("C-7", "Message Sent", "2025-02-14T15:30:07Z")
+    ]

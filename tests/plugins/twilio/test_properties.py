@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from msgevents import Event, EventType, MappingError, NotModelled, Record
+from msgevents.sink import ledger_key
 from msgevents_twilio import TwilioProvider, TwilioSettings
 
 from .samples import STATUSES, as_body, callback
@@ -56,8 +57,13 @@ def test_any_callback_maps_cleanly(record):
     assert isinstance(event, Event)
     assert event.event in TwilioProvider.supported_events
     assert event.timestamp.tzinfo is UTC
-    sid = record.get("MessageSid") or record.get("SmsSid")
-    assert event.event_id == f"{str(sid).strip()}:{event.native_type}"
+    sid = next(
+        text
+        for name in ("MessageSid", "SmsSid")
+        if isinstance(value := record.get(name), str | int) and not isinstance(value, bool)
+        if (text := str(value).strip())
+    )  # the first usable of the two, as Twilio's older callbacks name it SmsSid
+    assert event.event_id == f"{sid}:{event.native_type}"
     if all(isinstance(v, str) for k, v in record.items() if k != "received_at"):  # as Twilio posts
         assert _call(PROVIDER, as_body(record)) == result
 
@@ -77,3 +83,4 @@ def test_policy_and_ids(codes, code, status, first, second):
     expected = EventType.HARD_BOUNCED if code in codes else EventType.SOFT_BOUNCED
     assert a.event is b.event is expected
     assert a.event_id == b.event_id  # a repeated callback: one event whenever it arrived
+    assert ledger_key(a) == ledger_key(b)  # and one ledger key, though its receipt times differ

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
+
+# Property tests: on a developer's machine hypothesis explores new examples every run (and
+# replays the failures it saved in .hypothesis/); under CI (CI=true) it runs a fixed,
+# derandomised set, so a red CI run is a regression of the change, not a new draw. Failures it
+# prints can be pasted as @example(...) regressions.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="module")

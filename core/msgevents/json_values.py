@@ -30,6 +30,8 @@ MAX_LEADING_ERRORS = 10
 #: How much of a bad line an :class:`InvalidJson` item keeps.
 SAMPLE = 2000
 _WHITESPACE = " \t\r\n"
+#: 19 digits in a row: perhaps an integer beyond 64 bits, which only the standard decoder keeps exact
+_LONG_DIGITS = re.compile(r"\d{19}").search
 EXTRA = "Extra data after a JSON value"
 #: What the decoder stopped at when the input ends inside a value: nothing, or the start of a
 #: literal, a number (``-``, ``1.``, ``1e``) or a ``\uXXXX`` escape.
@@ -177,8 +179,11 @@ class _JsonScanner:
         newline = self.buf.find("\n", self.pos)
         if newline < 0:
             return False, None
+        line = self.buf[self.pos : newline]
+        if _LONG_DIGITS(line):  # orjson turns integers beyond 64 bits into floats, silently
+            return False, None
         try:
-            value = orjson.loads(self.buf[self.pos : newline])
+            value = orjson.loads(line)
         except orjson.JSONDecodeError:
             return False, None
         self.pos = newline + 1

@@ -313,3 +313,12 @@ def test_bytes_that_are_not_utf8_deep_in_a_large_file_come_after_every_line_befo
     assert read[-1] == "line 69999 ä\n"
     assert stream.line == 70_000
     assert "0xe9" in str(info.value)
+
+
+@pytest.mark.parametrize("number", [-(2**63) - 1, 2**64, 10**30, 1234567890123456789012])
+def test_integers_beyond_64_bits_come_back_exact(number):
+    """The JSON Lines fast path's decoder turns such integers into floats; they must not change."""
+    lines = json.dumps({"id": number, "n": 1}) + "\n" + json.dumps([number]) + "\n"
+    out, error = read_all(lines.encode(), "big.jsonl")
+    assert error is None
+    assert [value for value, _location in out] == [{"id": number, "n": 1}, [number]]

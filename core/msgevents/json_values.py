@@ -76,6 +76,7 @@ class _JsonScanner:
         self.concatenated = False  # a value ended on the current line: no JSON Lines fast path
         self.base = 0  # how many characters were dropped from the buffer's start
         self.multiline = False  # a value spanned lines (pretty-printed): a broken one cannot be skipped
+        self.skipped = ""  # where the last bad line was skipped, until a value proves the resync right
 
     # -- buffer ------------------------------------------------------------------------
 
@@ -235,12 +236,14 @@ class _JsonScanner:
         while self._skip_whitespace():
             location = self._location()
             at_line_start = self.pos == self.line_start
+            line = self.line
             done, value = self._fast_line()
             if not done:
                 try:
                     value = self._decode_one_then_line_goes_on()
                 except json.JSONDecodeError as exc:
-                    bad = self._bad_line(exc, at_line_start)
+                    bad = self._bad_line(exc, at_line_start, json_lines=good > 0 and not self.multiline)
+                    self.skipped = location
                     if good:
                         yield bad, location
                         continue
@@ -249,6 +252,8 @@ class _JsonScanner:
                         raise self._not_json(leading[0]) from None
                     continue
                 self.concatenated = True
+            if self.skipped:
+                self._check_resync(location, one_line=at_line_start and (done or self.line == line))
             if leading:
                 yield from leading
                 leading = []
@@ -257,17 +262,42 @@ class _JsonScanner:
         if leading:
             raise self._not_json(leading[0])
 
+    def _check_resync(self, location: str, one_line: bool) -> None:
+        """After a skipped bad line only a JSON Lines value (one whole line) proves the reader is
+        between top-level values again; anything else may be the inside of the broken value."""
+        if not one_line:
+            raise self._fail(
+                f"cannot be read past the broken JSON at {self.skipped}: the value at {location} "
+                "may be part of it (a pretty-printed value damaged or cut off?)"
+            )
+        self.skipped = ""
+
+    def _first_token_after(self, newline: int) -> int:
+        """Where the next non-blank line's text starts."""
+        pos = newline
+        while pos < len(self.buf) and self.buf[pos] in _WHITESPACE:
+            pos += 1
+        return pos
+
     def _not_json(self, first: tuple[InvalidJson, str]) -> InputFileError:
         bad, location = first
         return self._fail(f"is not JSON ({location}: {bad.reason.removeprefix('not JSON: ')})")
 
-    def _bad_line(self, exc: json.JSONDecodeError, at_line_start: bool) -> InvalidJson:
-        """Skip to the next line; the skipped text as an InvalidJson, or InputFileError."""
+    def _bad_line(self, exc: json.JSONDecodeError, at_line_start: bool, json_lines: bool) -> InvalidJson:
+        """Skip to the next line; the skipped text as an InvalidJson, or InputFileError.
+
+        A value that goes on past its line before it breaks is a pretty-printed value damaged or
+        cut off, and the lines after its first are its inside: never resynchronise there. The
+        one exception is a JSON Lines file (``json_lines``: every value so far had a line of its
+        own) whose bad line merely opens a value and the decoder stopped at the very first token
+        of the next line — nothing shows that line to belong to the bad one.
+        """
         cut = exc.msg.startswith("Unterminated string") and "\n" not in self.buf[exc.pos :]
         at_end = self.eof and exc.msg != EXTRA and _CUT_SHORT.fullmatch(self.buf, exc.pos) is not None
         if cut or at_end:
             raise self._fail(f"ends inside a JSON value (truncated?) at {self._where()}: {exc.msg}")
-        if self.multiline and "\n" in self.buf[self.pos : exc.pos]:
+        newline = self.buf.find("\n", self.pos, exc.pos)
+        if newline >= 0 and not (json_lines and self._first_token_after(newline) == exc.pos):
             raise self._fail(
                 f"has a broken JSON value at {self._where()} ({exc.msg}): cannot be read past it"
             )

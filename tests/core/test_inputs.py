@@ -160,6 +160,69 @@ def test_bad_first_lines_followed_by_json_are_items_too():
     assert items[1] == ({"a": 1}, "in.json:2")
 
 
+def test_a_cut_pretty_value_is_a_file_error_not_a_nested_value_as_a_record():
+    """Found by hypothesis: a pretty-printed value cut inside a string escape. The reader used to
+    skip its first line and resynchronise inside it, yielding an element of an inner list as if
+    it were a top-level value."""
+    items = [
+        {
+            "\x9d\x10ðZ\x8f\x12é\x03": [],
+            "\n\U0010de10ñ\x96\x95": [
+                {"ü": None, "000¼\U00050cdd\U0009500e": 0, "00\x1f\x1f\x1f\x1f𐀀𐀀": None, "0𐀀": -10000}
+            ],
+            "--since": [None, None, False, ""],
+            "": {
+                "": None,
+                "æ": {"\x05\U0007d267uÐ": 2.612223945330316e16, "¾\x9e<ÒùÖ#\r": False},
+                "«\x9b": {
+                    "": False,
+                    "0000\x1f\x1f\x1f𐀀": 0,
+                    "00\x1f\x07𐀀𐀀": None,
+                    "0\x1f\x1f\x1f\x1f𐀀𐀀": None,
+                },
+                "\x1f\x1f\x1f𐀀": None,
+            },
+        }
+    ]
+    text = LAYOUTS["pretty"](items).encode()
+
+    out, error = read_all(text[:673], "cut.json")
+
+    assert [v for v, _l in out if not isinstance(v, InvalidJson)] == []
+    assert isinstance(error, InputFileError)
+    assert "cut.json" in str(error)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{\n "a": [\n  {\n   "b": 1\n  }\n ],\n "c": "\\ud800',  # cut in an escape
+        '{"z": 0}\n{\n "a": [\n  {\n   "b": 1\n  }\n ],\n "c": "\\ud800',  # after a one-line value
+        '{\n "a": [\n  {\n   "b": 1\n  }\n ] oops\n}\n{"d": 4}\n',  # damaged in its middle
+        '{x\n "a": [\n  {\n   "b": 1\n  },\n  2\n ]\n}\n',  # damaged on its first line
+        '{x\n "a": [\n  1,\n  2\n ]\n}\n',  # damaged on its first line, scalars inside
+    ],
+)
+def test_no_value_is_read_from_inside_a_broken_pretty_printed_value(text):
+    out, error = read_all(text.encode(), "pretty.json")
+
+    good = [v for v, _l in out if not isinstance(v, InvalidJson)]
+    assert {"b": 1} not in good
+    assert 2 not in good
+    assert good in ([], [{"z": 0}])
+    assert isinstance(error, InputFileError)
+    assert "pretty.json" in str(error)
+
+
+def test_a_json_lines_line_that_opens_a_value_is_still_quarantined():
+    items = values_of('{"a": 1}\n{\n{"b": 2}\n{"c": 3,\n{"d": 4}\n')
+
+    assert [location for _v, location in items] == [f"in.json:{n}" for n in range(1, 6)]
+    assert [type(v) is InvalidJson for v, _l in items] == [False, True, False, True, False]
+    assert items[1][0].text == "{"
+    assert items[3][0].text == '{"c": 3,'
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [

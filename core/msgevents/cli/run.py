@@ -1,0 +1,94 @@
+"""Running a collection for ``collect`` and ``replay``: build the sink, run the
+collector, print its summary, write the ``--report`` file, exit with its code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from msgevents.cli.base import fail, make_provider
+from msgevents.errors import ConfigError, MsgEventsError
+from msgevents.pipeline import CollectOptions, Collector
+from msgevents.plugins import Registry, load_general_plugins, load_sink
+from msgevents.redact import add_secret
+from msgevents.report import Progress, RunReport
+from msgevents.sink import Sink
+from msgevents.timestamps import UTC
+from msgevents.windows import Bound, check_order, parse_bound
+
+__all__ = ["make_sink", "parse_window_options", "run", "write_report"]
+
+
+def make_sink(spec: str, registry: Registry, *, required: bool) -> Sink | None:
+    name, _, target = spec.partition(":")
+    cls = load_sink(name.strip(), registry)
+    try:
+        sink = cls.from_target(target or None)
+    except ConfigError:
+        if required:
+            raise
+        return None
+    for secret in sink.secret_values():
+        add_secret(secret)
+    return sink
+
+
+def run(
+    provider_name: str,
+    sink_spec: str,
+    options: CollectOptions,
+    report_path: Path | None,
+) -> None:
+    registry = Registry()
+    progress = Progress()
+    report: RunReport | None = None
+    try:
+        provider = make_provider(provider_name, registry)
+        sink = make_sink(sink_spec, registry, required=not options.dry_run)
+        load_general_plugins(registry)
+        collector = Collector(provider, sink, options, processors=registry.processors, progress=progress)
+        if sink is None:
+            collector.report.warn(
+                f"--to {sink_spec}: sink not configured; the dry run cannot tell what was already delivered"
+            )
+        report = collector.run()
+    except MsgEventsError as exc:
+        report = getattr(exc, "report", None)
+        if report is None:
+            fail(exc)
+        click.echo(report.summary(), err=True)  # its last lines name the error: printed once
+        write_report(report_path, report)
+        sys.exit(report.exit_code)
+    click.echo(report.summary(), err=True)
+    write_report(report_path, report)
+    sys.exit(report.exit_code)
+
+
+def write_report(path: Path | None, report: RunReport) -> None:
+    if path is None:
+        return
+    text = json.dumps(report.as_dict(), indent=2) + "\n"  # as_dict() masks secrets in every value
+    try:
+        if path.exists() and not path.is_file():  # /dev/stdout, a named pipe: write, never replace
+            with path.open("w") as out:
+                out.write(text)
+            return
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError as exc:
+        click.echo(f"Error: cannot write the --report file {str(path)!r}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+
+
+def parse_window_options(since: str | None, until: str | None) -> tuple[Bound | None, Bound | None]:
+    """Relative values stay relative (the run counts them back from the provider's clock);
+    an inverted range is refused here, before any settings check or login."""
+    since_at = parse_bound(since, "--since") if since else None
+    until_at = parse_bound(until, "--until") if until else None
+    check_order(since_at, until_at, datetime.now(UTC))
+    return since_at, until_at

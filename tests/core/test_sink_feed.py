@@ -26,7 +26,7 @@ import pytest
 
 from msgevents.errors import ConfigError
 from msgevents.sink import Outcome, ledger_key
-from msgevents.sinks import feed, spill
+from msgevents.sinks import feed, feed_directory, spill
 from msgevents.sinks.feed import FeedSettings, FeedSink
 from msgevents.state import StateStore
 
@@ -45,7 +45,7 @@ class FrozenDatetime(datetime):
 
 @pytest.fixture
 def frozen_clock(monkeypatch):
-    monkeypatch.setattr(feed, "datetime", FrozenDatetime)
+    monkeypatch.setattr(feed_directory, "datetime", FrozenDatetime)
 
 
 @pytest.fixture
@@ -444,7 +444,7 @@ def test_a_renamed_file_an_uploader_moved_away_is_still_delivered(feeds, store, 
 def test_a_finished_temporary_file_nobody_holds_is_left_to_its_own_run(feeds, store):
     """Complete but not renamed: its run may hold it as pending; only a run of that state decides."""
     feeds.mkdir()
-    host = feed._HOST
+    host = feed_directory.HOST
     finished = feeds / f".partial-{host}-4545-7f00-1.json"
     finished.write_text("[\n{}\n]\n")
     archive = feeds / f".partial-{host}-4545-7f00-2.zip"
@@ -465,7 +465,7 @@ def test_a_finished_temporary_file_nobody_holds_is_left_to_its_own_run(feeds, st
 def test_temporary_files_of_killed_runs_are_deleted_those_being_written_kept(feeds, store):
     """A run killed before its file was pending left a .partial- file nobody locks: it goes."""
     feeds.mkdir()
-    host = feed._HOST
+    host = feed_directory.HOST
     stale = [feeds / f".partial-{host}-4242-7f00-3.json", feeds / f".partial-{host}-4242-7f00-4.zip"]
     live = feeds / f".partial-{host}-4343-7f00-0.json"
     elsewhere = feeds / ".partial-0badc0de-4444-7f00-5.json"  # another host's writer
@@ -503,12 +503,12 @@ def test_a_file_being_written_is_locked_until_it_is_renamed(open_sink, feeds, ch
     rename = os.rename
 
     def checking_rename(source, target):
-        seen.append(feed._unlocked(Path(source)))
+        seen.append(feed_directory.unlocked(Path(source)))
         rename(source, target)
 
     monkeypatch.setattr(feed.os, "rename", checking_rename)
     sink.submit(list(cheap_events(0, 5)), "t")
-    assert not feed._unlocked(next(feeds.glob(".partial-*")))
+    assert not feed_directory.unlocked(next(feeds.glob(".partial-*")))
     sink.flush()
     sink.close()
     assert seen == [False]
@@ -603,7 +603,7 @@ def test_a_failed_directory_fsync_after_the_rename_still_delivers(
     def failing(directory):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(feed, "_fsync_directory", failing)
+    monkeypatch.setattr(feed_directory, "fsync_directory", failing)
     [outcome] = sink.flush()
     assert len(outcome.delivered) == 2
     assert outcome.failed == []

@@ -1,17 +1,9 @@
 """The ``crossengage`` sink: events to CrossEngage's ``POST /events`` API (``--to crossengage``).
 
-Settings, from the environment or ``.env`` (other variables are ignored):
-
-- ``MSGEVENTS_CROSSENGAGE_API_KEY`` (required): the Master API key, sent as
-  ``X-XNG-AuthToken``; never logged, shown or stored (the ledger names the
-  tenant by base URL and a hash of the key).
-- ``MSGEVENTS_CROSSENGAGE_BASE_URL`` (``https://api.crossengage.io``).
-- ``MSGEVENTS_CROSSENGAGE_CONCURRENCY`` (8, 1..64): requests in flight.
-- ``MSGEVENTS_CROSSENGAGE_RATE_LIMIT`` (unset): at most this many requests per
-  second, retries included (a token bucket shared by every worker).
-- ``MSGEVENTS_CROSSENGAGE_MAX_EVENTS_PER_REQUEST`` (50, 1..50).
-- ``MSGEVENTS_CROSSENGAGE_TIMEOUT`` (30): read timeout per request, seconds.
-- ``MSGEVENTS_CROSSENGAGE_RETRIES`` (6): attempts per request, the first included.
+Settings (``MSGEVENTS_CROSSENGAGE_API_KEY``, ``…_BASE_URL``, ``…_CONCURRENCY``,
+``…_RATE_LIMIT``, ``…_MAX_EVENTS_PER_REQUEST``, ``…_TIMEOUT``, ``…_RETRIES``) are
+described in :mod:`msgevents.sinks.crossengage_settings`; requests are sent and
+their answers classified by :mod:`msgevents.sinks.crossengage_api`.
 
 **Concurrency.** CrossEngage publishes no rate limit (no 429s, no rate-limit
 headers, only payload caps), so the default is a modest 8 requests in flight:
@@ -53,81 +45,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
-from urllib.parse import urlsplit
+from typing import Any
 
-import orjson
-from pydantic import Field, SecretStr, field_validator
-
-from msgevents import __version__
 from msgevents.errors import AuthError, ConfigError
 from msgevents.events import Event
-from msgevents.formats import MAX_EVENTS_PER_REQUEST, api_bodies
+from msgevents.formats import api_bodies
 from msgevents.hookspecs import hookimpl
-from msgevents.http import HttpClient, RetriesExhaustedError, RetryPolicy
-from msgevents.provider import load_settings
-from msgevents.redact import add_secret, excerpt, redact
-from msgevents.settings_base import SettingsBase, settings_config
+from msgevents.redact import add_secret
 from msgevents.sink import Outcome, Receipt, Sink, ledger_key
-from msgevents.sinks.pacing import TokenBucket, paced_session
+from msgevents.sinks.crossengage_api import REJECT_STATUSES, CrossEngageApi, rejection_reason
+from msgevents.sinks.crossengage_settings import API_KEY_ENV, ENV_PREFIX, CrossEngageSettings
+from msgevents.sinks.pacing import TokenBucket
 
-__all__ = ["CrossEngageSettings", "CrossEngageSink", "TokenBucket"]
+__all__ = ["API_KEY_ENV", "CrossEngageSettings", "CrossEngageSink", "TokenBucket", "rejection_reason"]
 
 log = logging.getLogger(__name__)
 
-ENV_PREFIX = "MSGEVENTS_CROSSENGAGE_"
-API_KEY_ENV = ENV_PREFIX + "API_KEY"
-CONNECT_TIMEOUT = 10.0
 #: While send() or finish() wait, completed outcomes are yielded this often (seconds).
 HAND_OVER_INTERVAL = 0.01
-#: Statuses answered to the content of a request: isolate the offending events.
-REJECT_STATUSES = frozenset({400, 413, 422})
 _CLOSED = "the sink was closed"
-
-
-class CrossEngageSettings(SettingsBase):
-    """Settings of the ``crossengage`` sink (env ``MSGEVENTS_CROSSENGAGE_…``, ``.env`` read)."""
-
-    model_config = settings_config("crossengage")
-
-    api_key: SecretStr | None = Field(None, description="Master API key (X-XNG-AuthToken)")
-    base_url: str = Field("https://api.crossengage.io", description="events API base URL")
-    concurrency: int = Field(8, ge=1, le=64, description="requests in flight")
-    rate_limit: float | None = Field(None, gt=0, description="max requests per second")
-    max_events_per_request: int = Field(MAX_EVENTS_PER_REQUEST, ge=1, le=MAX_EVENTS_PER_REQUEST)
-    timeout: float = Field(30.0, gt=0, description="read timeout per request, seconds")
-    retries: int = Field(6, ge=1, le=20, description="attempts per request, the first included")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-            raise ValueError("must be an http(s) URL such as https://api.crossengage.io")
-        return value
-
-    @classmethod
-    def load(cls, **overrides: Any) -> CrossEngageSettings:
-        """Read the settings; :class:`~msgevents.ConfigError` names any missing or invalid variable."""
-        settings = cast(CrossEngageSettings, load_settings(cls, **overrides))
-        settings.require_key()
-        return settings
-
-    def require_key(self) -> str:
-        key = self.api_key.get_secret_value().strip() if self.api_key else ""
-        if not key:
-            raise ConfigError(
-                f"missing setting: {API_KEY_ENV} (the CrossEngage Master API key, "
-                "found in CrossEngage under Settings → System setup → API keys)"
-            )
-        if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
-            # an HTTP header cannot carry it; say so instead of failing every request
-            raise ConfigError(
-                f"invalid setting: {API_KEY_ENV} holds a space, a line break or a character outside "
-                "ASCII (copy the key again, without quotes or a trailing newline)"
-            )
-        return key
 
 
 @dataclass
@@ -160,24 +96,9 @@ class CrossEngageSink(Sink):
         api_key = self.settings.require_key()
         add_secret(api_key)
         self._tenant = hashlib.sha256(api_key.encode()).hexdigest()[:12]
-        self.url = f"{self.settings.base_url}/events"
+        self.api = CrossEngageApi(self.settings, api_key, stats=self.stats, sleep=sleep)
+        self.url, self.bucket, self.http = self.api.url, self.api.bucket, self.api.http
         concurrency = self.settings.concurrency
-        self.bucket = TokenBucket(self.settings.rate_limit) if self.settings.rate_limit else None
-        self.http = HttpClient(
-            name="crossengage",
-            timeout=(CONNECT_TIMEOUT, self.settings.timeout),
-            retry=RetryPolicy(attempts=self.settings.retries),
-            pool_size=concurrency,
-            stats=self.stats,
-            headers={
-                "X-XNG-AuthToken": api_key,
-                "X-XNG-ApiVersion": "1",
-                "Content-Type": "application/json",
-                "User-Agent": f"msgevents/{__version__}",
-            },
-            sleep=sleep,
-            session=paced_session(self.url, self.bucket),
-        )
         self._todo: queue.Queue[_Body | None] = queue.Queue(maxsize=2 * concurrency)
         self._done: queue.Queue[Outcome] = queue.Queue()
         self._pending = 0  # bodies queued or being sent
@@ -293,7 +214,7 @@ class CrossEngageSink(Sink):
             self._todo.put(None)
         for worker in self._workers:
             worker.join()
-        self.http.close()
+        self.api.close()
 
     def __enter__(self) -> CrossEngageSink:
         return self
@@ -360,30 +281,13 @@ class CrossEngageSink(Sink):
         """POST one body: ``(status, response text)``, or ``(None, why)`` when it got no answer."""
         if self._halted:
             return None, self._not_sent()
-        try:
-            response = self.http.request("POST", self.url, data=orjson.dumps(body), allow_redirects=False)
-        except RetriesExhaustedError as exc:
-            outcome.ambiguous |= exc.ambiguous
-            self._halt(str(exc))
-            return None, redact(str(exc))
-        outcome.ambiguous |= bool(getattr(response, "ambiguous", False))
-        status = response.status_code
-        if 200 <= status < 300:
-            return status, ""
-        text = excerpt(response.text, 1000)
-        if status in (401, 403):
-            self._auth_error = (
-                f"CrossEngage refused the API key (HTTP {status} from POST {self.url}); check {API_KEY_ENV}"
-            )
-            self._halt(self._auth_error)
-            return None, self._auth_error
-        if status not in REJECT_STATUSES:
-            problem = f"unexpected HTTP {status} from POST {self.url}: {text[:200] or '(empty)'}"
-            if status in (404, 405) or 300 <= status < 400:
-                problem += f"; check {ENV_PREFIX}BASE_URL"
-            self._halt(problem)
-            return None, problem
-        return status, text
+        answer = self.api.post(body)
+        outcome.ambiguous |= answer.ambiguous
+        if answer.auth_error:
+            self._auth_error = answer.stop
+        if answer.stop:
+            self._halt(answer.stop)
+        return answer.status, answer.detail
 
     def _halt(self, reason: str) -> None:
         with self._lock:
@@ -399,26 +303,6 @@ class CrossEngageSink(Sink):
     @staticmethod
     def _failed(events: Sequence[Event], tag: Any, reason: str) -> Outcome:
         return Outcome(failed=[(Receipt.of(e, tag), e) for e in events], error=reason)
-
-
-def rejection_reason(event: Event, status: int, body: str) -> str:
-    """Why CrossEngage refused one event, from its 400 body."""
-    reason = f"CrossEngage rejected the event: HTTP {status} {body[:500] or '(empty body)'}"
-    try:
-        problem = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return reason
-    if not isinstance(problem, dict):
-        return reason
-    if problem.get("field") == "event" and problem.get("type") == "UNKNOWN_VALUE":
-        return (
-            f"{reason}: event type {event.event.value!r} is not activated in the tenant; ask "
-            "your CrossEngage CSM (or support@crossengage.io) to activate it, then replay the "
-            "quarantine file"
-        )
-    if "field" in problem:
-        return f"{reason}: field {problem['field']!r} was refused ({problem.get('type', '?')})"
-    return reason
 
 
 @hookimpl

@@ -26,14 +26,9 @@ exactly one ``event_history_….json`` (CrossEngage's zip rule);
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import logging
 import os
-import socket
-import zipfile
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,22 +41,16 @@ from msgevents.hookspecs import hookimpl
 from msgevents.paths import ensure_directory
 from msgevents.settings_base import SettingsBase, settings_config
 from msgevents.sink import Outcome, Receipt, Sink, SinkJournal, ledger_key
+from msgevents.sinks.feed_directory import END, PREFIX, TMP_PREFIX, FeedDirectory, remove_quietly, zip_single
 from msgevents.sinks.spill import Spill, failed_from_spill
-from msgevents.timestamps import UTC
 
-__all__ = ["MAX_LINES", "FeedSettings", "FeedSink"]
+__all__ = ["MAX_LINES", "PREFIX", "TMP_PREFIX", "FeedSettings", "FeedSink"]
 
 #: CrossEngage's limit: 100,000 lines per Data Feed file.
 MAX_LINES = 100_000
-PREFIX = "event_history_"
 _WRITE_BATCH = 100  # lines joined and written at once (orjson output keeps 4 KiB blocks a line)
 _tuple_new = tuple.__new__
 log = logging.getLogger("msgevents.feed")
-
-TMP_PREFIX = ".partial-"
-_END = b"\n]\n"  # the last bytes of every finished file
-#: This host in temporary file names: only this host can tell whether their writer is gone.
-_HOST = hashlib.blake2b(socket.gethostname().encode(), digest_size=4).hexdigest()
 
 
 class FeedSettings(SettingsBase):
@@ -89,6 +78,7 @@ class FeedSink(Sink):
                 raise ConfigError(f"invalid MSGEVENTS_FEED_* setting: {exc}") from None
         self.settings = settings
         self.directory = Path(target).expanduser().resolve()
+        self._dir = FeedDirectory(self.directory, zip=settings.zip)
         self._journal: SinkJournal | None = None
         self._file: IO[bytes] | None = None
         self._tmp_path: Path | None = None
@@ -97,7 +87,6 @@ class FeedSink(Sink):
         # outcomes not returned yet; failed events of an unfinished file are read back lazily
         self._outcomes: list[Outcome | Iterator[Outcome]] = []
         self._spill: Spill | None = None
-        self._used_names: set[str] = set()
         self._broken: str | None = None
         self.files: list[Path] = []
 
@@ -117,42 +106,9 @@ class FeedSink(Sink):
         self.reconcile()
 
     def reconcile(self) -> None:
-        """Settle files a killed run left pending: renamed → commit; not renamed → resend.
-
-        A temporary file is complete and fsynced before it is recorded as pending, and
-        only the rename takes it away: gone → renamed (committed, even when an uploader
-        has moved the final file on since); still there → not renamed (deleted, its events
-        sent again). The final name proves nothing: another run may have taken it since.
-        """
+        """Settle what killed runs left in the directory (see :meth:`FeedDirectory.reconcile`)."""
         assert self._journal is not None
-        # under the directory lock, under which writers record a file as pending and rename it:
-        # a run of another provider sharing this state is never caught in between
-        with _directory_lock(self.directory):
-            for pending in self._journal.pending_files():
-                renamed = not Path(pending.tmp_path).exists()
-                if not renamed:
-                    Path(pending.tmp_path).unlink(missing_ok=True)
-                self._journal.resolve_pending_file(pending.file_id, renamed)
-            self._remove_stale_temporaries()
-
-    def _remove_stale_temporaries(self) -> None:
-        """Delete temporary files of runs killed while writing them (before they were pending).
-
-        Their events were never acknowledged, so they are sent again; the file is litter.
-        A writer holds an exclusive ``flock`` on its temporary file from creating it
-        until it is renamed, so a file nobody holds is a dead run's. Only files named
-        with this host's tag are touched (another host's locks may not be visible here).
-        Called under the directory lock, under which files are created and renamed.
-        A *finished* file of a run with another state file is left alone: that run may
-        have recorded it as pending, and only its :meth:`reconcile` can tell (it needs the
-        file to be there). This state's pending files were settled just before, so a
-        finished file named with this journal's ``owner`` is litter too.
-        """
-        assert self._journal is not None
-        mine = f"{TMP_PREFIX}{_HOST}-{self._journal.owner}-"
-        for path in self.directory.glob(f"{TMP_PREFIX}{_HOST}-*"):
-            if _unlocked(path) and (path.name.startswith(mine) or not _complete(path)):
-                _remove(path)
+        self._dir.reconcile(self._journal)
 
     def submit(self, events: Sequence[Event], tag: Any = None) -> None:
         capacity = self.settings.max_lines - 2  # "[" and "]"
@@ -210,7 +166,7 @@ class FeedSink(Sink):
             self._file.close()
             self._file = None
             if self._tmp_path is not None:
-                _remove(self._tmp_path)
+                remove_quietly(self._tmp_path)
         if self._spill is not None:
             self._spill.close()
             self._spill = None
@@ -218,35 +174,16 @@ class FeedSink(Sink):
     # -- files ----------------------------------------------------------------------------
 
     def _start_file(self) -> None:
-        # unique per process and sink: two sinks of one process must not share a temporary file
         assert self._journal is not None
-        owner = f"{_HOST}-{self._journal.owner}"
-        self._tmp_path = (
-            self.directory / f"{TMP_PREFIX}{owner}-{os.getpid()}-{id(self):x}-{len(self.files)}.json"
-        )
-        with _directory_lock(self.directory):  # created and locked at once for other runs' clean-up
-            fd = os.open(self._tmp_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until renamed (see reconcile)
+        # unique per process and sink: two sinks of one process must not share a temporary file
+        name = f"{self._journal.owner}-{os.getpid()}-{id(self):x}-{len(self.files)}"
+        self._tmp_path, fd = self._dir.create_temporary(name)
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._lines = 0
         self._receipts = []
         if self._spill is None:
             self._spill = Spill()
         self._spill.clear()
-
-    def _free_name(self) -> Path:
-        """``event_history_<UTC second>.json[.zip]``, moving to the next second when taken."""
-        suffix = ".json.zip" if self.settings.zip else ".json"
-        moment = datetime.now(UTC).replace(microsecond=0)
-        while True:
-            name = f"{PREFIX}{moment:%Y%m%d%H%M%S}"
-            taken = name in self._used_names or any(
-                (self.directory / f"{name}{ext}").exists() for ext in (".json", ".json.zip")
-            )
-            if not taken:
-                self._used_names.add(name)
-                return self.directory / f"{name}{suffix}"
-            moment += timedelta(seconds=1)
 
     def _finish_file(self) -> None:
         assert self._file is not None
@@ -256,23 +193,23 @@ class FeedSink(Sink):
         file_id: int | None = None
         renamed = False
         try:
-            self._file.write(_END)
+            self._file.write(END)
             self._file.flush()
             os.fsync(self._file.fileno())
             # another run (another provider) may be naming a file in this directory right now:
             # choosing a free name and renaming into it must not interleave, or one file
             # would silently replace the other
-            with _directory_lock(self.directory):
-                final = self._free_name()
+            with self._dir.lock():
+                final = self._dir.free_name()
                 if self.settings.zip:
-                    tmp = self._zip(tmp, final)
+                    tmp = zip_single(tmp, final)
                 keys = [r.key for r in self._receipts]
                 file_id = self._journal.record_pending_file(str(tmp), str(final), keys)
                 os.rename(tmp, final)
                 renamed = True
         except OSError as exc:
             if not renamed:  # nothing reached the directory: forget the pending ledger rows now
-                _remove(tmp)
+                remove_quietly(tmp)
                 if file_id is not None:
                     self._journal.resolve_pending_file(file_id, renamed=False)
                 self._fail(f"feed: cannot write to {self.directory}: {exc.strerror}")
@@ -282,7 +219,7 @@ class FeedSink(Sink):
             self._file.close()  # releases the flock, now that the file is in place
         self._file = None
         try:
-            _fsync_directory(self.directory)
+            self._dir.fsync()
         except OSError as exc:  # the file is in place: delivered; only its durability is in doubt
             log.warning(
                 "feed: fsync of %s failed after the rename of %s: %s", self.directory, final.name, exc
@@ -293,20 +230,6 @@ class FeedSink(Sink):
         self._receipts = []
         self._lines = 0
         self._tmp_path = None
-
-    def _zip(self, json_tmp: Path, final: Path) -> Path:
-        zip_tmp = json_tmp.with_suffix(".zip")
-        inner = final.name[: -len(".zip")]
-        try:
-            with zipfile.ZipFile(zip_tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                archive.write(json_tmp, arcname=inner)
-            with open(zip_tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-        except OSError:
-            _remove(zip_tmp)
-            raise
-        json_tmp.unlink()
-        return zip_tmp
 
     def _fail(self, reason: str) -> None:
         """A write failed: the current file's events are not acknowledged; stop writing.
@@ -319,69 +242,13 @@ class FeedSink(Sink):
                 self._file.close()
             self._file = None
         if self._tmp_path is not None:
-            _remove(self._tmp_path)
+            remove_quietly(self._tmp_path)
             self._tmp_path = None
         if self._receipts:
             spill, self._spill = self._spill, None
             self._outcomes.append(failed_from_spill(self._receipts, spill, reason))
         self._receipts = []
         self._lines = 0
-
-
-def _unlocked(path: Path) -> bool:
-    """Whether no process holds the ``flock`` of ``path`` (its writer is gone)."""
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    else:
-        return True
-    finally:
-        os.close(fd)
-
-
-def _complete(path: Path) -> bool:
-    """Whether a temporary file was finished: a whole zip archive, or JSON ending in ``]``."""
-    try:
-        if path.suffix == ".zip":
-            return zipfile.is_zipfile(path)
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            if handle.tell() < len(_END):
-                return False
-            handle.seek(-len(_END), os.SEEK_END)
-            return handle.read() == _END
-    except OSError:
-        return True  # unreadable: not ours to judge
-
-
-def _remove(path: Path) -> None:
-    """Delete a temporary file if it is there; cleaning up after a failure must not fail itself."""
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on the directory itself, between processes writing into it."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @hookimpl

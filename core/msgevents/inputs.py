@@ -16,6 +16,10 @@ A line of a JSON Lines file that is not JSON comes back as an
 :class:`InvalidJson` item (the provider yields it as a record with ``error``,
 so it is quarantined); input that is not JSON at all, is cut off inside a value
 or cannot be resynchronised raises :class:`~msgevents.errors.InputFileError`.
+
+:func:`json_record_batches` puts the two together for a provider whose files
+hold JSON: batches of records, the batches read before a fault yielded before
+the error; :func:`object_records` is its usual way from a value to records.
 """
 
 from __future__ import annotations
@@ -23,15 +27,27 @@ from __future__ import annotations
 import codecs
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from msgevents.errors import ConfigError, InputFileError
 from msgevents.json_values import InvalidJson, iter_json_values
 from msgevents.objectstore import ObjectInput
+from msgevents.values import Record
 
-__all__ = ["InputText", "InvalidJson", "iter_json_values", "open_input"]
+__all__ = [
+    "BATCH_SIZE",
+    "InputText",
+    "InvalidJson",
+    "iter_json_values",
+    "json_record_batches",
+    "object_records",
+    "open_input",
+]
+
+#: Records per batch a JSON input file is handed to the pipeline in.
+BATCH_SIZE = 1000
 
 CHUNK = 1 << 16
 
@@ -182,3 +198,49 @@ class InputText:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def object_records(stream: str, what: str) -> Callable[[Any, str], list[Record]]:
+    """The usual ``records_of`` for :func:`json_record_batches`: a JSON object is one record of
+    ``stream``; a line that is not JSON, or a value that is not an object (``what`` names the
+    object expected, e.g. ``"a status callback"``), is a record with ``error`` (quarantined)."""
+
+    def records_of(value: Any, location: str) -> list[Record]:
+        if isinstance(value, dict):
+            return [Record(stream, value, location)]
+        if isinstance(value, InvalidJson):
+            return [Record(stream, {"line": value.text}, location, f"not JSON: {value.reason}")]
+        problem = f"a JSON {type(value).__name__}, not {what} (a JSON object)"
+        return [Record(stream, {"value": value}, location, problem)]
+
+    return records_of
+
+
+def json_record_batches(
+    path: Path | ObjectInput,
+    records_of: Callable[[Any, str], Iterable[Record]],
+    *,
+    name: str | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[list[Record]]:
+    """Batches of the records in the JSON values of an input file (see :func:`iter_json_values`).
+
+    ``records_of(value, location)`` turns one value into its records (:func:`object_records`,
+    or a provider's own for envelopes holding several). ``name`` is how locations name the file
+    (default: the path as given). When the file cannot be read to its end, the records read
+    before the fault are yielded first, then :class:`~msgevents.errors.InputFileError` ends it.
+    """
+    batch: list[Record] = []
+    with open_input(path) as text:
+        try:
+            for value, location in iter_json_values(text, str(path) if name is None else name):
+                batch.extend(records_of(value, location))
+                if len(batch) >= batch_size:
+                    yield batch
+                    batch = []
+        except InputFileError:
+            if batch:
+                yield batch  # what was read before the fault is delivered
+            raise
+    if batch:
+        yield batch

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from msgevents import Record
-from msgevents.errors import InputFileError
-from msgevents.inputs import InvalidJson, iter_json_values, open_input
+from msgevents.inputs import InvalidJson, json_record_batches
 
 __all__ = ["BATCH", "STREAM", "read_events", "records_of"]
 
@@ -68,17 +67,4 @@ def records_of(value: Any, location: str) -> list[Record]:
 
 def read_events(path: Path) -> Iterator[list[Record]]:
     """Batches of records from ``path``; see the module docstring."""
-    batch: list[Record] = []
-    with open_input(path) as text:
-        try:
-            for value, location in iter_json_values(text, path.name):
-                batch.extend(records_of(value, location))
-                if len(batch) >= BATCH:
-                    yield batch
-                    batch = []
-        except InputFileError:
-            if batch:
-                yield batch  # what was read before the fault is delivered
-            raise
-    if batch:
-        yield batch
+    return json_record_batches(path, records_of, name=path.name, batch_size=BATCH)

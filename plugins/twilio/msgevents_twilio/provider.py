@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import msgevents
-from msgevents import EventType, InputFileError
-from msgevents.inputs import InvalidJson, iter_json_values, open_input
+from msgevents import EventType
+from msgevents.inputs import BATCH_SIZE, json_record_batches, object_records
 from msgevents_twilio.mapping import TwilioMapper
 from msgevents_twilio.settings import TwilioSettings
 
 __all__ = ["BATCH_SIZE", "TwilioProvider"]
-
-BATCH_SIZE = 1000
 STREAM = "callbacks"
 
 
@@ -54,30 +52,11 @@ class TwilioProvider(msgevents.Provider):
         """Batches of the dump's callbacks: a value that is not a JSON object, or a line that
         is not JSON, is quarantined; a file cut off or not JSON at all raises InputFileError
         after the batches read before the fault."""
-        batch: list[msgevents.Record] = []
-        with open_input(path) as stream:
-            try:
-                for value, location in iter_json_values(stream, str(path)):
-                    batch.append(_record(value, location))
-                    if len(batch) >= BATCH_SIZE:
-                        yield batch
-                        batch = []
-            except InputFileError:
-                if batch:
-                    yield batch  # what was read before the fault is delivered
-                raise
-        if batch:
-            yield batch
+        return json_record_batches(path, _records_of)
 
     def map_record(self, record: msgevents.Record) -> list[msgevents.Event] | msgevents.NotModelled:
         """Pure: one callback → one event, or NotModelled (queued, accepted, sending…)."""
         return self._mapper(record.data)
 
 
-def _record(value: object, location: str) -> msgevents.Record:
-    if isinstance(value, dict):
-        return msgevents.Record(STREAM, value, location)
-    if isinstance(value, InvalidJson):
-        return msgevents.Record(STREAM, {"line": value.text}, location, f"not JSON: {value.reason}")
-    problem = f"a JSON {type(value).__name__}, not a status callback (a JSON object)"
-    return msgevents.Record(STREAM, {"value": value}, location, problem)
+_records_of = object_records(STREAM, "a status callback")

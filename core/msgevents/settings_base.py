@@ -9,11 +9,28 @@ field's variable with :meth:`SettingsBase.env_name` (for error messages and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SettingsBase", "settings_config"]
+__all__ = ["BaseUrl", "SettingsBase", "settings_config"]
+
+
+def _base_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(
+            "must start with https:// (or http:// for a local test server) and name a host, "
+            "with no query: e.g. https://api.example.com or https://host/prefix"
+        )
+    return value
+
+
+#: A ``…_BASE_URL`` setting: an http(s) URL naming a host, without query, trailing ``/`` dropped.
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
 
 
 def settings_config(name: str = "", **extra: Any) -> SettingsConfigDict:

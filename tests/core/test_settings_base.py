@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import Field
+from pydantic import Field, TypeAdapter, ValidationError
 
 import msgevents
 from msgevents.plugins import load_provider
 from msgevents.settings import CoreSettings
-from msgevents.settings_base import SettingsBase, settings_config
+from msgevents.settings_base import BaseUrl, SettingsBase, settings_config
 from msgevents.sinks.crossengage import CrossEngageSettings
 from msgevents.sinks.feed import FeedSettings
 
@@ -48,3 +48,22 @@ def test_env_name_and_reading_follow_the_prefix(monkeypatch, tmp_path):
     assert AcmeSettings().region == "us"
     assert CrossEngageSettings.env_name("api_key") == "MSGEVENTS_CROSSENGAGE_API_KEY"
     assert CoreSettings.env_name("state") == "MSGEVENTS_STATE"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://api.eu.mailgun.net/", "https://api.eu.mailgun.net"),
+        ("  http://127.0.0.1:8080/prefix/ ", "http://127.0.0.1:8080/prefix"),
+    ],
+)
+def test_a_base_url_is_kept_without_its_trailing_slash(given, expected):
+    assert TypeAdapter(BaseUrl).validate_python(given) == expected
+
+
+@pytest.mark.parametrize(
+    "given", ["api.crossengage.io", "ftp://host", "https://", "https://host/?key=1", "https://host/#x"]
+)
+def test_a_base_url_without_scheme_or_host_or_with_a_query_is_refused(given):
+    with pytest.raises(ValidationError, match="must start with https://"):
+        TypeAdapter(BaseUrl).validate_python(given)

@@ -15,14 +15,13 @@
 from __future__ import annotations
 
 from typing import Any, cast
-from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from msgevents.errors import ConfigError
 from msgevents.formats import MAX_EVENTS_PER_REQUEST
 from msgevents.provider import load_settings
-from msgevents.settings_base import SettingsBase, settings_config
+from msgevents.settings_base import BaseUrl, SettingsBase, settings_config
 
 __all__ = ["API_KEY_ENV", "ENV_PREFIX", "CrossEngageSettings"]
 
@@ -36,21 +35,12 @@ class CrossEngageSettings(SettingsBase):
     model_config = settings_config("crossengage")
 
     api_key: SecretStr | None = Field(None, description="Master API key (X-XNG-AuthToken)")
-    base_url: str = Field("https://api.crossengage.io", description="events API base URL")
+    base_url: BaseUrl = Field("https://api.crossengage.io", description="events API base URL")
     concurrency: int = Field(8, ge=1, le=64, description="requests in flight")
     rate_limit: float | None = Field(None, gt=0, description="max requests per second")
     max_events_per_request: int = Field(MAX_EVENTS_PER_REQUEST, ge=1, le=MAX_EVENTS_PER_REQUEST)
     timeout: float = Field(30.0, gt=0, description="read timeout per request, seconds")
     retries: int = Field(6, ge=1, le=20, description="attempts per request, the first included")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-            raise ValueError("must be an http(s) URL such as https://api.crossengage.io")
-        return value
 
     @classmethod
     def load(cls, **overrides: Any) -> CrossEngageSettings:

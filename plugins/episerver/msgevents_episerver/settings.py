@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 import msgevents
+from msgevents.settings_base import BaseUrl
 
 __all__ = [
     "COLUMN_NAMES",
@@ -101,7 +102,7 @@ class EpiserverSettings(msgevents.ProviderSettings):
     )
     username: str | None = Field(None, description="API user (REST HTTP Basic and SOAP login).")
     password: SecretStr | None = Field(None, description="Password of the API user.")
-    base_url: str = Field(
+    base_url: BaseUrl = Field(
         "https://api.campaign.episerver.net",
         description="API host; SOAP at {base}/soap11/Rpc<Service>, REST at {base}/rest/{clientId}.",
     )
@@ -162,14 +163,6 @@ class EpiserverSettings(msgevents.ProviderSettings):
         if value and not value.isdigit():
             raise ValueError("the client id is a number (the mandatorId of the SOAP login)")
         return value or None
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (or http:// for a local test server)")
-        return value
 
     @field_validator("identity", "file_link_lookup", "campaign_id", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pydantic import Field, SecretStr, field_validator
 
 import msgevents
+from msgevents.settings_base import BaseUrl
 
 __all__ = ["EU_BASE_URL", "US_BASE_URL", "MailgunSettings"]
 
@@ -29,7 +30,7 @@ class MailgunSettings(msgevents.ProviderSettings):
     api_key: SecretStr | None = Field(
         None, description="Mailgun private API key (HTTP Basic user 'api'); needed only to pull."
     )
-    base_url: str = Field(
+    base_url: BaseUrl = Field(
         US_BASE_URL,
         description=f"API host: {US_BASE_URL} (US region) or {EU_BASE_URL} for domains in the EU region.",
     )
@@ -43,14 +44,6 @@ class MailgunSettings(msgevents.ProviderSettings):
         description="Where the first live run starts: now minus this. Mailgun keeps events "
         "1 to 30 days depending on the plan.",
     )
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("https://", "http://")):
-            raise ValueError("must start with https:// (or http:// for a local test server)")
-        return value
 
     @field_validator("domain", "user_id_variable")
     @classmethod

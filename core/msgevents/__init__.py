@@ -25,6 +25,7 @@ from msgevents.errors import (
     PluginError,
     ProviderUnavailableError,
     SinkUnavailableError,
+    WebhookRejected,
 )
 from msgevents.events import Event, EventType, compute_event_id
 from msgevents.hookspecs import hookimpl
@@ -35,6 +36,7 @@ from msgevents.provider import (
     Provider,
     ProviderSettings,
     Record,
+    WebhookRequest,
     Window,
     load_settings,
     settings_config,
@@ -72,6 +74,8 @@ __all__ = [
     "Sink",
     "SinkJournal",
     "SinkUnavailableError",
+    "WebhookRejected",
+    "WebhookRequest",
     "Window",
     "__version__",
     "compute_event_id",

@@ -102,6 +102,16 @@ class LockedError(MsgEventsError):
     exit_code = 6
 
 
+class WebhookRejected(MsgEventsError):
+    """A webhook request is not authentic (bad or missing signature, wrong token, too old).
+
+    Raised by :meth:`msgevents.Provider.verify_webhook`; ``msgevents serve`` answers
+    ``401``, stores nothing of the request and counts it. The message says why
+    ("signature does not match", "timestamp 20 min old") and never contains the
+    signature, the token or the secret.
+    """
+
+
 class MappingError(MsgEventsError):
     """A native record cannot be mapped to a canonical event.
 

@@ -27,13 +27,14 @@ from msgevents.http import HttpClient, RetryPolicy
 from msgevents.settings_base import SettingsBase, settings_config
 from msgevents.sink import DeliveryStats
 from msgevents.timestamps import UTC
-from msgevents.values import NotModelled, Record, Window
+from msgevents.values import NotModelled, Record, WebhookRequest, Window
 
 __all__ = [
     "NotModelled",
     "Provider",
     "ProviderSettings",
     "Record",
+    "WebhookRequest",
     "Window",
     "load_settings",
     "settings_config",
@@ -205,6 +206,44 @@ class Provider:
         record). The pipeline reads it once at the end of the run, before :meth:`close`.
         """
         return []
+
+    # -- receiving webhooks (msgevents serve) ---------------------------------------------
+
+    @classmethod
+    def receives_webhooks(cls) -> bool:
+        """Whether ``msgevents serve`` offers ``POST /webhooks/<name>``: the class implements
+        :meth:`parse_webhook`."""
+        return cls.parse_webhook is not Provider.parse_webhook
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        """Return if ``request`` is authentic; raise :class:`~msgevents.errors.WebhookRejected` if not.
+
+        Called before anything of the request is stored. Check the provider's
+        signature or shared secret over ``request.body`` (and headers or ``url``),
+        comparing in constant time (``hmac.compare_digest``). Raise
+        :class:`~msgevents.errors.ConfigError` naming the variable when the secret is
+        not set. May do I/O the scheme needs (an SNS signing certificate, fetched only
+        from allowed hosts and cached) and act on authentic control messages (confirm
+        an SNS subscription). The default refuses every request: a provider that
+        parses webhooks must say how they are verified.
+        """
+        from msgevents.errors import WebhookRejected
+
+        raise WebhookRejected(f"provider {self.name!r} does not verify webhooks")
+
+    def parse_webhook(self, request: WebhookRequest) -> Sequence[Record]:
+        """Turn the raw body of an authentic request into native records: pure, no I/O.
+
+        The records are those :meth:`map_record` maps from a pull or an input file, so
+        the same event gets the same ``event_id`` whichever way it arrives. A body with
+        several events gives several records; a control message that carries no events
+        (an SNS ``SubscriptionConfirmation``) gives none. A record that cannot be read
+        is returned with ``error`` set (quarantined, the others kept); raise
+        :class:`~msgevents.errors.MappingError` when the body as a whole cannot be
+        read: the receiver quarantines it whole with the reason and answers ``200``
+        (a provider would retry it forever).
+        """
+        raise NotImplementedError
 
     # -- mapping (pure) -------------------------------------------------------------------
 

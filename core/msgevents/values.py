@@ -10,13 +10,15 @@ Plugins import them from :mod:`msgevents` (or ``msgevents.provider`` /
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
 
 from msgevents.events import Event, EventType
 
-__all__ = ["NotModelled", "Outcome", "PendingFile", "Receipt", "Record", "Window"]
+__all__ = ["NotModelled", "Outcome", "PendingFile", "Receipt", "Record", "WebhookRequest", "Window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +110,37 @@ class PendingFile:
     file_id: int
     tmp_path: str
     final_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """One HTTP request to ``POST /webhooks/<provider>``, as ``msgevents serve`` received it.
+
+    - ``url``: the URL the provider called, as it signed it: the public base URL
+      (``MSGEVENTS_SERVE_PUBLIC_URL`` behind a proxy) + the path + the query string
+    - ``headers``: the request headers, names lower-cased (repeated headers joined by ``", "``)
+    - ``body``: the raw body bytes, exactly as received (signatures are over these)
+    - ``received_at``: when the receiver read the request (aware UTC)
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+
+    def header(self, name: str, default: str = "") -> str:
+        """A header by name, case-insensitively; ``default`` when absent."""
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body without parameters, lower-cased (``application/json``)."""
+        return self.header("content-type").split(";", 1)[0].strip().lower()
+
+    def form(self) -> list[tuple[str, str]]:
+        """The body as ``application/x-www-form-urlencoded`` pairs, in order, blanks kept.
+
+        Raises ``ValueError`` when the body is not UTF-8 or not a form.
+        """
+        return parse_qsl(self.body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(self.body))

@@ -50,8 +50,8 @@ def records_of(value: Any, location: str) -> list[Record]:
                 for i, item in enumerate(items)
                 for record in records_of(item, f"{location} items[{i}]")
             ]
-        data = value.get("event-data")
-        if data is not None:  # a webhook body: the signature stays behind
+        if "event-data" in value:  # a webhook body: the signature stays behind (even beside a null)
+            data = value["event-data"]
             if isinstance(data, dict):
                 return [Record(STREAM, data, location)]
             return [

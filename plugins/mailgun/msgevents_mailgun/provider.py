@@ -14,6 +14,7 @@ from msgevents_mailgun.api import ENDPOINTS, EventsEndpoint, MailgunApi, server_
 from msgevents_mailgun.files import read_events
 from msgevents_mailgun.mapping import Mapper
 from msgevents_mailgun.settings import MailgunSettings
+from msgevents_mailgun.webhooks import parse_body, verify_body
 
 __all__ = ["MailgunProvider"]
 
@@ -115,6 +116,19 @@ class MailgunProvider(msgevents.Provider):
             self._api.http.close()
             self._api = None
             self._endpoints.clear()
+
+    # -- webhooks (msgevents serve) -------------------------------------------------------------
+
+    def verify_webhook(self, request: msgevents.WebhookRequest) -> None:
+        """The body's ``signature`` is Mailgun's HMAC-SHA256 with ``…_WEBHOOK_SIGNING_KEY``."""
+        self.settings.require("webhook_signing_key")
+        assert self.settings.webhook_signing_key is not None
+        key = self.settings.webhook_signing_key.get_secret_value()
+        verify_body(request, key, self.settings.webhook_max_age)
+
+    def parse_webhook(self, request: msgevents.WebhookRequest) -> Sequence[Record]:
+        """The body's ``event-data``: the record a file of webhook bodies gives."""
+        return parse_body(request)
 
     # -- mapping -------------------------------------------------------------------------------
 

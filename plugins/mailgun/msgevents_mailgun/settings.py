@@ -20,7 +20,8 @@ EU_BASE_URL = "https://api.eu.mailgun.net"
 
 
 class MailgunSettings(msgevents.ProviderSettings):
-    """``MSGEVENTS_MAILGUN_DOMAIN``, ``…_API_KEY`` (secret), ``…_BASE_URL``, ``…_USER_ID_VARIABLE``."""
+    """``MSGEVENTS_MAILGUN_DOMAIN``, ``…_API_KEY`` (secret), ``…_BASE_URL``, ``…_USER_ID_VARIABLE``,
+    ``…_WEBHOOK_SIGNING_KEY`` (secret), ``…_WEBHOOK_MAX_AGE``."""
 
     model_config = msgevents.settings_config("mailgun")
 
@@ -44,6 +45,25 @@ class MailgunSettings(msgevents.ProviderSettings):
         description="Where the first live run starts: now minus this. Mailgun keeps events "
         "1 to 30 days depending on the plan.",
     )
+
+    webhook_signing_key: SecretStr | None = Field(
+        None,
+        description="Mailgun's HTTP webhook signing key (Sending > Webhooks); needed only to receive "
+        "webhooks with msgevents serve.",
+    )
+    webhook_max_age: timedelta | None = Field(
+        None,
+        description="Refuse webhooks whose signature timestamp is further than this from the time "
+        "received (seconds or ISO 8601, e.g. PT15M); unset = no freshness check (a replay is "
+        "delivered once anyway).",
+    )
+
+    @field_validator("webhook_max_age")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
 
     @field_validator("domain", "user_id_variable")
     @classmethod

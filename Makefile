@@ -53,10 +53,16 @@ demo: install
 	    --input examples/twilio/status-callbacks-20250214.jsonl \
 	    --to feed:demo-output/twilio-feeds --state demo-output/state.db
 	@echo
-	@ls -l demo-output/feeds demo-output/mailgun-feeds demo-output/ses-feeds demo-output/twilio-feeds
+	$(BIN)/msgevents collect --provider onesignal \
+	    --input examples/onesignal/event-stream-20250310.jsonl \
+	    --to feed:demo-output/onesignal-feeds --state demo-output/state.db
+	@echo
+	@ls -l demo-output/feeds demo-output/mailgun-feeds demo-output/ses-feeds demo-output/twilio-feeds \
+	    demo-output/onesignal-feeds
 	@echo "first lines of the feed files:"
 	@head -n 4 demo-output/feeds/event_history_*.json demo-output/mailgun-feeds/event_history_*.json \
-	    demo-output/ses-feeds/event_history_*.json demo-output/twilio-feeds/event_history_*.json
+	    demo-output/ses-feeds/event_history_*.json demo-output/twilio-feeds/event_history_*.json \
+	    demo-output/onesignal-feeds/event_history_*.json
 
 test: dev
 	$(BIN)/ruff check .

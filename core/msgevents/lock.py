@@ -23,11 +23,14 @@ __all__ = ["RunLock"]
 class RunLock:
     """``with RunLock(state_path, provider, account):`` or :class:`LockedError` at once."""
 
-    def __init__(self, state_path: Path, provider: str, account: str) -> None:
+    def __init__(self, state_path: Path, provider: str, account: str, *, doing: str = "") -> None:
+        """``doing`` says what the holder does in the message a second process gets
+        (default: "collecting '<provider>'")."""
         # the state file's name is part of the key: two state files in one directory are independent
         digest = hashlib.sha256(f"{state_path.name}\x1f{provider}\x1f{account}".encode()).hexdigest()[:16]
         self.path = state_path.parent / "locks" / f"{provider}-{digest}.lock"
         self.provider = provider
+        self.doing = doing or f"collecting {provider!r}"
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -43,7 +46,7 @@ class RunLock:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise LockedError(
-                f"another msgevents run (pid {holder}) is collecting {self.provider!r} with this "
+                f"another msgevents run (pid {holder}) is {self.doing} with this "
                 f"state file; wait for it to finish or stop it (lock: {self.path})"
             ) from None
         os.ftruncate(fd, 0)

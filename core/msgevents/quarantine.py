@@ -103,6 +103,12 @@ class QuarantineWriter:
         # run killed after that commit must not lose the line in a Python buffer
         handle.flush()
 
+    def sync(self) -> None:
+        """Make the lines written so far durable (fsync) without closing the file."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
     def close(self) -> None:
         if self._file is not None:
             self._file.flush()

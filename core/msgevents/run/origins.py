@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["INPUTS", "OUTBOX", "REPLAY", "Inputs", "Origin", "Outbox", "Replay", "Stream"]
+__all__ = [
+    "INPUTS",
+    "OUTBOX",
+    "REPLAY",
+    "WEBHOOK",
+    "Inputs",
+    "Origin",
+    "Outbox",
+    "Replay",
+    "Stream",
+    "Webhook",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +61,15 @@ class Outbox:
         return ""
 
 
-Origin = Stream | Inputs | Replay | Outbox
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Requests ``msgevents serve`` received (no position; committed to the outbox on receipt)."""
 
-INPUTS, REPLAY, OUTBOX = Inputs(), Replay(), Outbox()
+    @property
+    def stream(self) -> str:
+        return "webhook"
+
+
+Origin = Stream | Inputs | Replay | Outbox | Webhook
+
+INPUTS, REPLAY, OUTBOX, WEBHOOK = Inputs(), Replay(), Outbox(), Webhook()

@@ -16,15 +16,18 @@ __all__ = ["RunOutbox"]
 class RunOutbox:
     """Parks failed events, says which keys wait, and reads back what earlier runs parked."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, account: str | None = None, page: int = 1000) -> None:
+        """``account``: whose parked events (default the provider's own); ``page``: events per batch."""
         self.ctx = ctx
+        self.account = ctx.provider.account if account is None else account
+        self.page = page
         self.used = False  # whether the outbox may hold keys of this sink (else nothing to look up)
 
     def start(self) -> int:
         """Look at the outbox before the run sends anything; the events waiting for this provider."""
         ctx = self.ctx
         self.used = ctx.store.outbox_count(ctx.sink_id) > 0
-        return ctx.store.outbox_count(ctx.sink_id, ctx.provider.name, ctx.provider.account)
+        return ctx.store.outbox_count(ctx.sink_id, ctx.provider.name, self.account)
 
     def batches(self) -> Iterator[tuple[list[Event], list[bytes]]]:
         """Parked events of this provider, a page at a time, without those acknowledged since
@@ -32,7 +35,7 @@ class RunOutbox:
         ctx = self.ctx
         state = ctx.store
         assert ctx.sink_id is not None
-        for page in state.outbox_batches(ctx.sink_id, ctx.provider.name, ctx.provider.account):
+        for page in state.outbox_batches(ctx.sink_id, ctx.provider.name, self.account, self.page):
             events = [event_from_jsonl(payload) for _stream, payload in page]
             keys = [ledger_key(e) for e in events]
             settled = state.known(ctx.sink_id, keys)

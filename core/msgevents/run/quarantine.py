@@ -13,10 +13,22 @@ __all__ = ["QuarantineBook"]
 class QuarantineBook:
     """Quarantines records and events, remembering in the state what earlier runs quarantined."""
 
-    def __init__(self, ctx: RunContext, writer: QuarantineWriter) -> None:
+    def __init__(self, ctx: RunContext, writer: QuarantineWriter, *, defer: bool = False) -> None:
+        """``defer``: keep the keys of new quarantine lines in :attr:`unsaved` instead of
+        committing each at once; the owner syncs the file, then commits them in its own
+        transaction (:meth:`take_unsaved`) — the receiver's group commit."""
         self.ctx = ctx
         self.writer = writer
         self._now: set[bytes] = set()  # quarantine keys this run wrote
+        self.defer = defer
+        self.unsaved: list[bytes] = []
+
+    def take_unsaved(self) -> list[bytes]:
+        """The deferred keys, handed over to be committed; a long-lived process forgets them
+        here too (once committed, :meth:`once` finds them in the state)."""
+        keys, self.unsaved = self.unsaved, []
+        self._now.difference_update(keys)
+        return keys
 
     def record(self, record: Record, reason: str, kind: str = "mapping") -> None:
         """A record that could not be mapped (it has no event type yet)."""
@@ -57,7 +69,10 @@ class QuarantineBook:
         )
         if not again:
             self._now.add(key)
-            ctx.store.remember_quarantined(key)
+            if self.defer:
+                self.unsaved.append(key)
+            else:
+                ctx.store.remember_quarantined(key)
         return True
 
     def rejected(self, event: Event, reason: str, stream: str) -> None:

@@ -125,6 +125,11 @@ class Database:
                 f"msgevents ({SCHEMA_VERSION}); upgrade msgevents"
             )
 
+    def sync_every_commit(self) -> None:
+        """Make every commit of this connection durable on disk (``synchronous=FULL``: the WAL
+        is fsynced at each commit), not only against a crash of the process."""
+        self.require().execute("PRAGMA synchronous=FULL")
+
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()

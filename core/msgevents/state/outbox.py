@@ -25,8 +25,17 @@ class Outbox:
 
     def park(self, sink_id: int, items: Iterable[tuple[Event, str]]) -> int:
         """Store unacknowledged events (with their stream); returns how many."""
+        rows = self.rows(sink_id, items)
+        if rows:
+            with self.db.transaction() as tx:
+                self.insert(tx, rows)
+        return len(rows)
+
+    @staticmethod
+    def rows(sink_id: int, items: Iterable[tuple[Event, str]]) -> list[tuple[Any, ...]]:
+        """The outbox rows of ``(event, stream)`` items, for :meth:`insert`."""
         now = int(time.time())
-        rows = [
+        return [
             (
                 sink_id,
                 ledger_key(event),
@@ -38,14 +47,35 @@ class Outbox:
             )
             for event, stream in items
         ]
-        if rows:
-            with self.db.transaction() as tx:
-                tx.executemany(
-                    "INSERT OR IGNORE INTO outbox(sink_id, key, provider, account, stream, "
-                    "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-        return len(rows)
+
+    @staticmethod
+    def insert(tx: Tx, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert :meth:`rows` inside the caller's transaction (an event already waiting is kept)."""
+        tx.executemany(
+            "INSERT OR IGNORE INTO outbox(sink_id, key, provider, account, stream, "
+            "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def accounts(self, sink_id: int | None, providers: Sequence[str]) -> list[tuple[str, str]]:
+        """``(provider, account)`` pairs of ``providers`` with events waiting for ``sink_id``."""
+        if self.db.conn is None or sink_id is None or not providers:
+            return []
+        marks = ",".join("?" * len(providers))
+        rows = self.db.conn.execute(
+            f"SELECT DISTINCT provider, account FROM outbox WHERE sink_id=? AND provider IN ({marks})",
+            (sink_id, *providers),
+        ).fetchall()
+        return [(str(p), str(a)) for p, a in rows]
+
+    def oldest(self, sink_id: int | None) -> int | None:
+        """When the oldest event waiting for ``sink_id`` was parked (epoch seconds); ``None``: none."""
+        if self.db.conn is None or sink_id is None:
+            return None
+        row = self.db.conn.execute(
+            "SELECT MIN(created_at) FROM outbox WHERE sink_id=?", (sink_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def among(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
         """Those of ``keys`` waiting in the outbox of ``sink_id``."""

@@ -30,5 +30,12 @@ class QuarantineKeys:
                 "INSERT OR IGNORE INTO quarantined(key, first_seen) VALUES (?, ?)", (key, int(time.time()))
             )
 
+    def insert(self, tx: Tx, keys: list[bytes]) -> None:
+        """Remember many keys inside the caller's transaction."""
+        now = int(time.time())
+        tx.executemany(
+            "INSERT OR IGNORE INTO quarantined(key, first_seen) VALUES (?, ?)", ((k, now) for k in keys)
+        )
+
     def prune(self, tx: Tx, cutoff: int) -> None:
         tx.execute("DELETE FROM quarantined WHERE first_seen < ?", (cutoff,))

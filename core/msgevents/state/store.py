@@ -139,6 +139,32 @@ class StateStore:
             if outbox_done:
                 self.outbox.done(tx, sink_id, outbox_done)
 
+    def accept(
+        self,
+        sink_id: int,
+        items: Iterable[tuple[Event, str]],
+        *,
+        quarantined: Sequence[bytes] = (),
+        stamp: str | None = None,
+    ) -> int:
+        """One transaction for what a group of webhook requests brought: their events into the
+        outbox (``(event, stream)``; one already waiting is kept), the keys of their quarantine
+        lines (written and synced before), and ``stamp`` under ``meta`` (a write proving the
+        state is writable). Returns how many events were given."""
+        rows = self.outbox.rows(sink_id, items)
+        with self.db.transaction() as tx:
+            if rows:
+                self.outbox.insert(tx, rows)
+            if quarantined:
+                self.quarantine_keys.insert(tx, list(quarantined))
+            if stamp is not None:
+                tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('serve_alive_at', ?)", (stamp,))
+        return len(rows)
+
+    def sync_every_commit(self) -> None:
+        """Every later commit of this store is durable on disk, not only against a process crash."""
+        self.db.sync_every_commit()
+
     def forget_rejections(self, sink_id: int, keys: Sequence[bytes]) -> None:
         """Drop 'rejected' ledger rows so ``replay`` can send those events again."""
         self.ledger.forget_rejections(sink_id, keys)
@@ -204,6 +230,14 @@ class StateStore:
     ) -> int:
         """Events waiting in the outbox of ``sink_id``; of one provider (and account) when given."""
         return self.outbox.count(sink_id, provider, account)
+
+    def outbox_accounts(self, sink_id: int | None, providers: Sequence[str]) -> list[tuple[str, str]]:
+        """``(provider, account)`` of ``providers`` with events waiting in the outbox of ``sink_id``."""
+        return self.outbox.accounts(sink_id, providers)
+
+    def outbox_oldest(self, sink_id: int | None) -> int | None:
+        """When the oldest event waiting for ``sink_id`` was parked (epoch seconds), or ``None``."""
+        return self.outbox.oldest(sink_id)
 
     def outbox_batches(
         self, sink_id: int | None, provider: str, account: str, size: int = 1000

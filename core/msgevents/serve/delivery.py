@@ -1,0 +1,285 @@
+"""The delivery loop: drains the outbox to the sink in batches, through the ledger.
+
+A thread wakes when ``MSGEVENTS_SERVE_BATCH_SIZE`` events were committed since the
+last pass or the first of them waited ``MSGEVENTS_SERVE_BATCH_AGE`` seconds
+(defaults 500 events or 1 s), and runs a pass: for each (provider, account) with
+events waiting, the Collector's outbox path with the same stages
+(:class:`~msgevents.run.outbox.RunOutbox` → :class:`~msgevents.run.delivery.Delivery`
+→ :class:`~msgevents.run.acknowledge.Acknowledger`): events already in the ledger
+(a provider's retry, or the same event delivered by ``collect``) leave the outbox
+without being sent; the others are sent, and each acknowledgement writes the ledger
+and clears the outbox rows in one transaction.
+
+**A concurrent ``collect``.** It sends the same outbox rows of its (provider, account)
+first. A pass therefore takes that pair's run lock (:class:`~msgevents.lock.RunLock`,
+non-blocking) for its duration and skips the pair while a collect holds it; the
+collect delivers those rows itself, and what it delivered is in the ledger when the
+next pass looks.
+
+**Sink down.** A pass whose sink stopped acknowledging leaves the events in the
+outbox; the sink is closed and rebuilt after a pause that doubles up to
+``MSGEVENTS_SERVE_RETRY_MAX`` seconds. Requests are accepted meanwhile (bounded by disk).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from msgevents.errors import LockedError, MsgEventsError
+from msgevents.events import Event
+from msgevents.lock import RunLock
+from msgevents.provider import Provider
+from msgevents.quarantine import QuarantineWriter
+from msgevents.redact import redact
+from msgevents.report import RunReport
+from msgevents.run.acknowledge import Acknowledger, Positions
+from msgevents.run.context import RunContext
+from msgevents.run.dedupe import Deduplicator
+from msgevents.run.delivery import Delivery
+from msgevents.run.inflight import InFlight
+from msgevents.run.options import CollectOptions
+from msgevents.run.origins import OUTBOX, Origin
+from msgevents.run.outbox import RunOutbox
+from msgevents.run.quarantine import QuarantineBook
+from msgevents.sink import Sink
+from msgevents.state import StateStore
+from msgevents.timestamps import UTC
+
+__all__ = ["DeliveryLoop", "SinkStatus"]
+
+log = logging.getLogger("msgevents.serve")
+
+#: Even without new requests, look at the outbox this often (rows a pass skipped or left).
+SWEEP_EVERY = 5.0
+
+
+class SinkStatus:
+    """What /healthz says about delivery: the sink's state and the last delivery time."""
+
+    def __init__(self) -> None:
+        self.state = "starting"
+        self.last_delivery: datetime | None = None
+        self.delivered = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "sink": self.state,
+            "last_delivery": self.last_delivery.isoformat().replace("+00:00", "Z")
+            if self.last_delivery
+            else None,
+        }
+
+
+class DeliveryLoop:
+    """The delivery thread; :meth:`notify` wakes it, :meth:`stop` drains and ends it."""
+
+    def __init__(
+        self,
+        state_path: Path,
+        make_sink: Callable[[], Sink],
+        providers: Sequence[Provider],
+        *,
+        quarantine_dir: Path,
+        batch_size: int = 500,
+        batch_age: float = 1.0,
+        retry_max: float = 60.0,
+        ledger_retention: timedelta = timedelta(days=90),
+        on_outcome: Callable[[str, str, int], None] = lambda provider, outcome, n: None,
+    ) -> None:
+        self.state_path = state_path
+        self.make_sink = make_sink
+        self.providers = {p.name: p for p in providers}
+        self.quarantine_dir = quarantine_dir
+        self.batch_size = batch_size
+        self.batch_age = batch_age
+        self.retry_max = retry_max
+        self.ledger_retention = ledger_retention
+        self.on_outcome = on_outcome
+        self.status = SinkStatus()
+        self._writers: dict[str, QuarantineWriter] = {}
+        self._wake = threading.Condition()
+        self._waiting = 0  # events committed since the last pass
+        self._first_at: float | None = None
+        self._stopping = False
+        self._deadline = 0.0
+        self._sink: Sink | None = None
+        self._sink_key = ""
+        self._thread = threading.Thread(target=self._run, name="msgevents-delivery", daemon=True)
+
+    def start(self, sink_key: str) -> None:
+        self._sink_key = sink_key
+        self._first_at = time.monotonic()  # a first pass soon: what an earlier process left
+        self._thread.start()
+
+    def notify(self, committed: int) -> None:
+        """``committed`` events reached the outbox."""
+        with self._wake:
+            self._waiting += committed
+            if self._first_at is None:
+                self._first_at = time.monotonic()
+            if self._waiting >= self.batch_size:
+                self._wake.notify()
+
+    def stop(self, drain: float) -> bool:
+        """Deliver what waits for at most ``drain`` seconds, then end; whether it finished."""
+        with self._wake:
+            self._stopping = True
+            self._deadline = time.monotonic() + drain
+            self._wake.notify()
+        self._thread.join(drain + 1.0)
+        return not self._thread.is_alive()
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        store = StateStore.open(self.state_path)
+        try:
+            sink_id = store.sink_id(self._sink_key)
+            assert sink_id is not None
+            pause = 0.0
+            while True:
+                if not self._wait(pause):
+                    break
+                done = self._pass(store, sink_id)
+                pause = 0.0 if done else min(self.retry_max, max(0.5, pause * 2))
+                if self._stopping and ((done and not self._pending(store, sink_id)) or self._late()):
+                    break
+        except Exception:
+            log.exception("delivery loop: unexpected error; events stay in the outbox")
+            self.status.state = "down: internal error (see the log)"
+        finally:
+            self._close_sink()
+            for writer in self._writers.values():
+                writer.close()
+            store.close()
+
+    def _late(self) -> bool:
+        return time.monotonic() >= self._deadline
+
+    def _wait(self, pause: float) -> bool:
+        """Until a batch is due (or ``pause`` after a failure); False when stopping is past its deadline."""
+        with self._wake:
+            started = time.monotonic()
+            while True:
+                now = time.monotonic()
+                if self._stopping:
+                    if self._late():
+                        return False
+                    if now - started >= min(pause, 0.5):
+                        break
+                elif pause:
+                    if now - started >= pause:
+                        break
+                elif self._due(now) or now - started >= SWEEP_EVERY:
+                    break
+                timeout = self.batch_age if self._first_at is None else self._first_at + self.batch_age - now
+                self._wake.wait(max(0.01, min(timeout, pause or SWEEP_EVERY, 0.5)))
+            self._waiting, self._first_at = 0, None
+            return True
+
+    def _due(self, now: float) -> bool:
+        """A batch is due: enough events, or the first of them waited long enough."""
+        if self._waiting >= self.batch_size:
+            return True
+        return self._first_at is not None and now - self._first_at >= self.batch_age
+
+    def _pending(self, store: StateStore, sink_id: int) -> bool:
+        return bool(store.outbox_accounts(sink_id, list(self.providers)))
+
+    def _pass(self, store: StateStore, sink_id: int) -> bool:
+        """Deliver what waits for every (provider, account); False when the sink is down."""
+        pairs = store.outbox_accounts(sink_id, list(self.providers))
+        if not pairs:
+            if self.status.state == "starting":
+                self.status.state = "ok"
+            return True
+        try:
+            sink = self._open_sink(store, sink_id)
+        except MsgEventsError as exc:
+            self.status.state = f"down: {redact(str(exc))}"
+            log.warning("sink unavailable: %s", self.status.state)
+            return False
+        store.prune_ledger(self.ledger_retention)
+        for provider_name, account in pairs:
+            lock = RunLock(self.state_path, provider_name, account, doing="delivering")
+            try:
+                lock.acquire()
+            except LockedError:  # a collect of this pair is running: it sends these rows itself
+                log.info("delivery of %s/%s skipped: a collect holds its lock", provider_name, account)
+                continue
+            try:
+                down = self._deliver(store, sink_id, sink, self.providers[provider_name], account)
+            finally:
+                lock.release()
+            if down is not None:
+                self.status.state = f"down: {down}"
+                log.warning("sink down: %s; retrying with backoff", down)
+                self._close_sink()
+                return False
+        self.status.state = "ok"
+        return True
+
+    def _deliver(
+        self, store: StateStore, sink_id: int, sink: Sink, provider: Provider, account: str
+    ) -> str | None:
+        """The Collector's outbox path for one (provider, account); why the sink is down, or None."""
+        report = RunReport(
+            provider=provider.name, account=account, sink=sink.name, destination="", mode="webhook"
+        )
+        ctx = RunContext(provider, sink, CollectOptions(state_path=self.state_path), report)
+        ctx.state, ctx.sink_id = store, sink_id
+        writer = self._writers.get(provider.name)
+        if writer is None:
+            writer = self._writers[provider.name] = QuarantineWriter(self.quarantine_dir, provider.name)
+        book = QuarantineBook(ctx, writer)
+        outbox = RunOutbox(ctx, account, page=self.batch_size)
+        inflight = InFlight()
+        buffer: dict[Origin, list[Event]] = {}
+        positions = Positions(ctx, inflight, buffer)
+        acknowledge = Acknowledger(ctx, inflight, positions, outbox, book)
+        deliver = Delivery(ctx, buffer, Deduplicator(ctx, outbox, inflight), inflight, outbox, acknowledge)
+        try:
+            outbox.start()
+            for events, keys in outbox.batches():
+                deliver.send(OUTBOX, events, keys)
+                if ctx.verdict.sink_down:
+                    break
+            deliver.finish()
+        except MsgEventsError as exc:  # CrossEngage refused the key (AuthError), …
+            ctx.verdict.sink_down = redact(str(exc))
+        finally:
+            writer.sync()
+            self._count(provider.name, report)
+        return ctx.verdict.sink_down
+
+    def _count(self, provider: str, report: RunReport) -> None:
+        totals: dict[str, int] = {}
+        for counts in report.events.values():
+            for column in ("delivered", "already_delivered", "rejected"):
+                totals[column] = totals.get(column, 0) + counts.get(column, 0)
+        for outcome, amount in totals.items():
+            if amount:
+                self.on_outcome(provider, outcome, amount)
+        if totals.get("delivered"):
+            self.status.last_delivery = datetime.now(UTC)
+            self.status.delivered += totals["delivered"]
+
+    def _open_sink(self, store: StateStore, sink_id: int) -> Sink:
+        if self._sink is None:
+            sink = self.make_sink()
+            sink.open(store.journal(sink_id))
+            self._sink = sink
+        return self._sink
+
+    def _close_sink(self) -> None:
+        if self._sink is not None:
+            sink, self._sink = self._sink, None
+            try:
+                sink.close()
+            except Exception as exc:
+                log.warning("closing the sink failed: %s", redact(str(exc)))

@@ -86,3 +86,39 @@ def s3(s3_server, monkeypatch: pytest.MonkeyPatch):
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
     return s3_server
+
+
+# -- a real PostgreSQL server (tests/pg.py), once per session -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server on 127.0.0.1 for the whole session (skipped only without its binaries)."""
+    from pg import PostgresServer, find_binaries
+
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        reason = "no PostgreSQL server binaries (initdb) found: install PostgreSQL to run these tests"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI machines have them: never skip silently there
+        pytest.skip(reason)
+    server = PostgresServer(bin_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL (with its password) of a new, empty database for this test."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's state lives, once per backend: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "state" / "state.db"
+    return request.getfixturevalue("pg_url")

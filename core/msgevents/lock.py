@@ -1,9 +1,15 @@
-"""One run at a time per (provider, account) and state file.
+"""One run at a time per (provider, account) and state.
 
-An exclusive ``flock`` on a small file beside the state file. The operating
+A state file: an exclusive ``flock`` on a small file beside it. The operating
 system releases it when the process ends, however it ends (``kill -9``
 included), so a crashed run never leaves a stale lock behind. The file holds
 the holder's pid so the second run can name it.
+
+A PostgreSQL state: a session-level advisory lock on a connection of its own,
+held for the run. The server releases it when that session ends, which it does
+when the process ends however it ends (the socket closes). The session's
+``application_name`` carries the holder's pid and host, which the second run
+reads from ``pg_locks``/``pg_stat_activity`` to name it: nothing to clean up.
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ import hashlib
 import os
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from msgevents.errors import LockedError
 from msgevents.paths import STATE_SETTING, ensure_directory, unusable
+from msgevents.state.location import describe_location, is_postgres
 
-__all__ = ["RunLock"]
+__all__ = ["PostgresRunLock", "RunLock", "run_lock"]
 
 
 class RunLock:
@@ -70,3 +78,72 @@ class RunLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+class PostgresRunLock:
+    """The run lock of a PostgreSQL state: ``pg_try_advisory_lock`` on a session of its own."""
+
+    def __init__(self, url: str, provider: str, account: str, *, doing: str = "") -> None:
+        digest = hashlib.sha256(f"msgevents run\x1f{provider}\x1f{account}".encode()).digest()
+        self.key = int.from_bytes(digest[:8], "big", signed=True)
+        self.url = url
+        self.provider = provider
+        self.doing = doing or f"collecting {provider!r}"
+        self._conn: Any = None
+
+    def acquire(self) -> None:
+        from msgevents.state.postgres import open_connection
+
+        conn = open_connection(self.url, "run")
+        if conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()[0]:
+            self._conn = conn
+            return
+        holder = self._holder(conn)
+        conn.close()
+        raise LockedError(
+            f"another msgevents run ({holder}) is {self.doing} with this state; "
+            f"wait for it to finish or stop it (advisory lock {self.key} in {describe_location(self.url)})"
+        )
+
+    def _holder(self, conn: Any) -> str:
+        """The holding session's ``application_name`` (``msgevents run pid N on HOST``), if visible."""
+        unsigned = self.key & 0xFFFF_FFFF_FFFF_FFFF
+        row = conn.execute(
+            "SELECT a.application_name, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+            "AND l.classid::bigint = %s AND l.objid::bigint = %s",
+            (unsigned >> 32, unsigned & 0xFFFF_FFFF),
+        ).fetchone()
+        if row is None:
+            return "unknown"
+        name, backend = row
+        if name and name.startswith("msgevents run "):
+            return name.removeprefix("msgevents run ")
+        return f"server session {backend}"
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # ending the session releases its advisory locks
+            self._conn = None
+
+    def __enter__(self) -> PostgresRunLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def run_lock(
+    location: Path | str, provider: str, account: str, *, doing: str = ""
+) -> RunLock | PostgresRunLock:
+    """The run lock of (provider, account) in the state at ``location`` (a path or a URL);
+    ``doing`` says what the holder does in the message a second process gets."""
+    if is_postgres(location):
+        return PostgresRunLock(str(location), provider, account, doing=doing)
+    return RunLock(Path(location), provider, account, doing=doing)

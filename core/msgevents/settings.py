@@ -10,6 +10,7 @@ from pydantic import Field
 from msgevents.provider import load_settings
 from msgevents.settings_base import SettingsBase, settings_config
 from msgevents.state import DEFAULT_STATE_PATH
+from msgevents.state.location import StateLocation
 
 __all__ = ["CoreSettings", "core_settings"]
 
@@ -19,7 +20,10 @@ class CoreSettings(SettingsBase):
 
     model_config = settings_config()
 
-    state: Path = Field(DEFAULT_STATE_PATH, description="state file (positions, ledger, outbox, runs)")
+    state: StateLocation = Field(
+        DEFAULT_STATE_PATH,
+        description="state file (positions, ledger, outbox, runs), or a postgresql:// URL",
+    )
     ledger_retention: timedelta = Field(
         timedelta(days=90),
         description="how long delivered event ids are remembered; longer than every restatement window",

@@ -1,7 +1,8 @@
 """The collection pipeline end to end, in-process: windows, ledger, outbox, quarantine, contract.
 
 Uses the fixture provider ``fake`` (tests/fixtures/plugins/msgevents_fake.py) and
-real sinks over a real state file.
+real sinks over a real state: each test that keeps state runs on both backends (``state``:
+a SQLite file, a PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pg import query
 from support import write_records
 
 from msgevents import EventType, Outcome, Receipt, Sink, ledger_key
@@ -21,6 +23,7 @@ from msgevents.processing import replace
 from msgevents.provider import load_settings
 from msgevents.sinks.feed import FeedSink
 from msgevents.state import StateStore
+from msgevents.state.location import is_postgres
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 
@@ -67,19 +70,25 @@ def feed_lines(directory: Path) -> list[dict]:
     return rows
 
 
-def run(provider, sink, tmp_path, **options):
-    opts = CollectOptions(state_path=tmp_path / "state" / "state.db", **options)
+@pytest.fixture
+def state(state_location):
+    """The state of the test's runs, once per backend (a SQLite file, a PostgreSQL database)."""
+    return state_location
+
+
+def run(provider, sink, state, **options):
+    opts = CollectOptions(state_path=state, **options)
     return Collector(provider, sink, opts).run()
 
 
-def test_input_run_delivers_quarantines_and_counts(fake, tmp_path):
+def test_input_run_delivers_quarantines_and_counts(fake, tmp_path, state):
     """An --input run maps every record, quarantines the bad ones with reasons, counts the rest."""
     records = [record(i) for i in range(10)]
     records += [record(20, "viewed"), record(21, "other"), record(22, "broken")]
     path = write_records(tmp_path / "in.jsonl", records)
     with path.open("a") as handle:
         handle.write("{not json\n")
-    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
 
     assert report.exit_code == 0
     assert report.records == 14
@@ -97,10 +106,10 @@ def test_input_run_delivers_quarantines_and_counts(fake, tmp_path):
     assert all(entry["provider"] == "fake" and entry["kind"] == "mapping" for entry in entries)
 
 
-def test_second_run_of_the_same_input_delivers_nothing(fake, tmp_path):
+def test_second_run_of_the_same_input_delivers_nothing(fake, tmp_path, state):
     path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(25)])
-    first = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
-    second = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    first = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
+    second = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
     assert first.total("delivered") == 25
     assert second.total("delivered") == 0
     assert second.total("already_delivered") == 25
@@ -108,18 +117,18 @@ def test_second_run_of_the_same_input_delivers_nothing(fake, tmp_path):
     assert len(list((tmp_path / "feeds").glob("event_history_*.json"))) == 1
 
 
-def test_duplicate_records_within_one_run_are_sent_once(fake, tmp_path):
+def test_duplicate_records_within_one_run_are_sent_once(fake, tmp_path, state):
     path = write_records(tmp_path / "in.jsonl", [record(1), record(1), record(2), record(1)])
-    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
     assert report.total("collected") == 4
     assert report.total("delivered") == 2
     assert len(feed_lines(tmp_path / "feeds")) == 2
 
 
-def test_undeclared_event_type_is_rejected_never_delivered(fake, tmp_path):
+def test_undeclared_event_type_is_rejected_never_delivered(fake, tmp_path, state):
     """The core enforces the declared subset: 'spam' is not declared by the fake provider."""
     path = write_records(tmp_path / "in.jsonl", [record(1), record(2, "spam")])
-    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
     assert report.exit_code == 5
     assert report.contract_violations == 1
     rows = feed_lines(tmp_path / "feeds")
@@ -129,15 +138,15 @@ def test_undeclared_event_type_is_rejected_never_delivered(fake, tmp_path):
     assert "Message marked_as_spam" in entry["reason"]
 
 
-def test_live_runs_advance_positions_and_reread_the_restatement_window(fake, tmp_path, monkeypatch):
+def test_live_runs_advance_positions_and_reread_the_restatement_window(fake, tmp_path, monkeypatch, state):
     provider = fake()
     write_records(
         fake.data, [record(i, at=NOW - timedelta(minutes=90) + timedelta(minutes=i)) for i in range(30)]
     )
-    first = run(provider, FeedSink(str(tmp_path / "feeds")), tmp_path)
+    first = run(provider, FeedSink(str(tmp_path / "feeds")), state)
     assert first.mode == "live"
     assert first.total("delivered") == 30
-    store = StateStore.open(tmp_path / "state" / "state.db")
+    store = StateStore.open(state)
     sink_id = store.sink_id(FeedSink(str(tmp_path / "feeds")).key)
     positions = store.positions("fake", "acct-1", sink_id)
     store.close()
@@ -149,7 +158,7 @@ def test_live_runs_advance_positions_and_reread_the_restatement_window(fake, tmp
     write_records(
         fake.data, [record(i, at=NOW - timedelta(minutes=90) + timedelta(minutes=i)) for i in range(30)] + new
     )
-    second = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    second = run(fake(), FeedSink(str(tmp_path / "feeds")), state)
     window = second.windows["alpha"]
     assert window["since"] == "2024-05-10T10:55:00Z"  # position - 1 h restatement
     assert window["until"] == "2024-05-10T12:25:00Z"  # now - 5 min settle
@@ -158,10 +167,9 @@ def test_live_runs_advance_positions_and_reread_the_restatement_window(fake, tmp
     assert len(feed_lines(tmp_path / "feeds")) == 40
 
 
-def test_backfill_never_moves_the_live_position(fake, tmp_path):
+def test_backfill_never_moves_the_live_position(fake, tmp_path, state):
     write_records(fake.data, [record(i) for i in range(5)])
-    run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
-    state = tmp_path / "state" / "state.db"
+    run(fake(), FeedSink(str(tmp_path / "feeds")), state)
     store = StateStore.open(state)
     sink_id = store.sink_id(FeedSink(str(tmp_path / "feeds")).key)
     before = store.positions("fake", "acct-1", sink_id)
@@ -171,7 +179,7 @@ def test_backfill_never_moves_the_live_position(fake, tmp_path):
     report = run(
         fake(),
         FeedSink(str(tmp_path / "feeds")),
-        tmp_path,
+        state,
         since=NOW - timedelta(days=4),
         until=NOW - timedelta(days=2),
     )
@@ -182,15 +190,15 @@ def test_backfill_never_moves_the_live_position(fake, tmp_path):
     store.close()
 
 
-def test_provider_failure_keeps_that_streams_position_and_exits_4(fake, tmp_path, monkeypatch):
+def test_provider_failure_keeps_that_streams_position_and_exits_4(fake, tmp_path, monkeypatch, state):
     write_records(fake.data, [record(i) for i in range(3)] + [record(9, stream="beta")])
     monkeypatch.setenv("MSGEVENTS_FAKE_FAIL_STREAM", "beta")
-    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), state)
     assert report.exit_code == 4
     assert report.windows["alpha"]["advanced"] is True
     assert report.windows["beta"]["advanced"] is False
     assert any("fake API down" in error for error in report.errors)
-    store = StateStore.open(tmp_path / "state" / "state.db")
+    store = StateStore.open(state)
     sink_id = store.sink_id(FeedSink(str(tmp_path / "feeds")).key)
     assert set(store.positions("fake", "acct-1", sink_id)) == {"alpha"}
     store.close()
@@ -223,69 +231,78 @@ class FlakySink(Sink):
         return outcomes
 
 
-def test_undelivered_events_wait_in_the_outbox_and_go_first_next_run(fake, tmp_path):
+def test_undelivered_events_wait_in_the_outbox_and_go_first_next_run(fake, tmp_path, state):
     path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(12)])
     down = FlakySink(down=True)
-    first = run(fake(), down, tmp_path, inputs=[path])
+    first = run(fake(), down, state, inputs=[path])
     assert first.exit_code == 4
     assert first.total("pending") == 12
     assert first.outbox_pending == 12
 
     up = FlakySink()
-    second = run(fake(), up, tmp_path, inputs=[write_records(tmp_path / "none.jsonl", [])])
+    second = run(fake(), up, state, inputs=[write_records(tmp_path / "none.jsonl", [])])
     assert second.exit_code == 0
     assert second.outbox_sent == 12
     assert second.outbox_pending == 0
     assert len(up.received) == len(set(up.received)) == 12
 
-    third = run(fake(), FlakySink(), tmp_path, inputs=[path])
+    third = run(fake(), FlakySink(), state, inputs=[path])
     assert third.total("delivered") == 0
     assert third.total("already_delivered") == 12
 
 
-def test_live_run_with_sink_down_keeps_positions(fake, tmp_path):
+def test_live_run_with_sink_down_keeps_positions(fake, tmp_path, state):
     write_records(fake.data, [record(i) for i in range(6)])
-    report = run(fake(), FlakySink(down=True), tmp_path)
+    report = run(fake(), FlakySink(down=True), state)
     assert report.exit_code == 4
     assert not any(w["advanced"] for w in report.windows.values())
-    again = run(fake(), FlakySink(), tmp_path)
+    again = run(fake(), FlakySink(), state)
     assert again.exit_code == 0
     assert again.outbox_sent == 6
     assert again.total("delivered") == 6  # from the outbox; the re-read finds them delivered
     assert all(w["advanced"] for w in again.windows.values())
 
 
-def test_dry_run_leaves_state_and_sink_untouched(fake, tmp_path):
+def snapshot(state) -> object:
+    """Everything the state holds: the file's bytes, or every row of every table of the database."""
+    if not is_postgres(state):
+        return hashlib.sha256(Path(state).read_bytes()).hexdigest()
+    tables = query(state, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+    return {name: sorted(query(state, f"SELECT * FROM {name}")) for (name,) in tables}
+
+
+def test_dry_run_leaves_state_and_sink_untouched(fake, tmp_path, state):
     path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(8)])
-    run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
-    state = tmp_path / "state" / "state.db"
-    digest = hashlib.sha256(state.read_bytes()).hexdigest()
+    run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
+    before = snapshot(state)
     more = write_records(tmp_path / "more.jsonl", [record(i) for i in range(12)])
-    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[more], dry_run=True)
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[more], dry_run=True)
     assert report.total("already_delivered") == 8
     assert report.total("pending") == 4
     assert report.total("delivered") == 0
-    assert hashlib.sha256(state.read_bytes()).hexdigest() == digest
+    assert snapshot(state) == before
     assert len(feed_lines(tmp_path / "feeds")) == 8
 
 
-def test_dry_run_without_state_creates_nothing(fake, tmp_path):
+def test_dry_run_without_state_creates_nothing(fake, tmp_path, state):
     path = write_records(tmp_path / "in.jsonl", [record(1)])
-    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path], dry_run=True)
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path], dry_run=True)
     assert report.total("pending") == 1
     assert not (tmp_path / "state").exists()
     assert not (tmp_path / "feeds").exists()
+    if is_postgres(state):
+        assert snapshot(state) == {}  # no table created
 
 
-def test_limit_stops_reading_and_keeps_positions(fake, tmp_path):
+def test_limit_stops_reading_and_keeps_positions(fake, tmp_path, state):
     write_records(fake.data, [record(i) for i in range(20)])
-    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, limit=7)
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), state, limit=7)
     assert report.records == 7
     assert report.total("delivered") == 7
     assert not any(w["advanced"] for w in report.windows.values())
 
 
-def test_processors_can_resolve_identity_and_drop_events(fake, tmp_path):
+def test_processors_can_resolve_identity_and_drop_events(fake, tmp_path, state):
     def resolve(events, provider):
         return [
             replace(e, user_id="U-" + e.email.split("@")[0], email=None) if e.email else e for e in events
@@ -295,7 +312,7 @@ def test_processors_can_resolve_identity_and_drop_events(fake, tmp_path):
         return [e for e in events if e.event is not EventType.VIEWED]
 
     path = write_records(tmp_path / "in.jsonl", [record(1), record(2, "viewed"), record(3)])
-    opts = CollectOptions(state_path=tmp_path / "state.db", inputs=[path])
+    opts = CollectOptions(state_path=state, inputs=[path])
     report = Collector(
         fake(),
         FeedSink(str(tmp_path / "feeds")),
@@ -314,24 +331,24 @@ def test_ledger_retention_shorter_than_restatement_is_a_config_error(fake, tmp_p
         Collector(fake(), FeedSink(str(tmp_path / "feeds")), opts)
 
 
-def test_a_crashing_processor_is_a_plugin_error(fake, tmp_path):
+def test_a_crashing_processor_is_a_plugin_error(fake, tmp_path, state):
     from msgevents.errors import PluginError
 
     def boom(events, provider):
         raise RuntimeError("lookup service down")
 
     path = write_records(tmp_path / "in.jsonl", [record(1)])
-    opts = CollectOptions(state_path=tmp_path / "state.db", inputs=[path])
+    opts = CollectOptions(state_path=state, inputs=[path])
     with pytest.raises(PluginError, match="processor 'boom' failed: RuntimeError: lookup service down"):
         Collector(fake(), FeedSink(str(tmp_path / "feeds")), opts, processors=[("boom", boom)]).run()
 
 
-def test_dropped_counts_only_what_the_processor_removed(fake, tmp_path):
+def test_dropped_counts_only_what_the_processor_removed(fake, tmp_path, state):
     def to_spam(events, provider):  # replaces one event with an undeclared type: a contract violation
         return [replace(events[0], event=EventType.MARKED_AS_SPAM), *events[1:]]
 
     path = write_records(tmp_path / "in.jsonl", [record(1), record(2)])
-    opts = CollectOptions(state_path=tmp_path / "state.db", inputs=[path])
+    opts = CollectOptions(state_path=state, inputs=[path])
     report = Collector(fake(), FeedSink(str(tmp_path / "feeds")), opts, processors=[("spam", to_spam)]).run()
     assert report.dropped == {}
     assert report.contract_violations == 1
@@ -339,16 +356,16 @@ def test_dropped_counts_only_what_the_processor_removed(fake, tmp_path):
     assert report.total("delivered") == 1
 
 
-def test_provider_http_counters_reach_the_report(fake, tmp_path):
+def test_provider_http_counters_reach_the_report(fake, tmp_path, state):
     provider = fake()
     provider.stats.add(requests=3, retries=2, throttled=1)
     write_records(fake.data, [record(1)])
-    report = run(provider, FeedSink(str(tmp_path / "feeds")), tmp_path)
+    report = run(provider, FeedSink(str(tmp_path / "feeds")), state)
     assert report.as_dict()["provider_http"] == {"requests": 3, "retries": 2, "throttled": 1, "ambiguous": 0}
     assert "provider API: 3 requests, 2 retries, 1 throttled" in report.summary()
 
 
-def test_a_bug_in_the_provider_is_a_plugin_error_and_keeps_positions(fake, tmp_path, monkeypatch):
+def test_a_bug_in_the_provider_is_a_plugin_error_and_keeps_positions(fake, tmp_path, monkeypatch, state):
     from msgevents.errors import PluginError
 
     write_records(fake.data, [record(1), record(2, stream="beta")])
@@ -356,13 +373,13 @@ def test_a_bug_in_the_provider_is_a_plugin_error_and_keeps_positions(fake, tmp_p
     with pytest.raises(
         PluginError, match="provider 'fake' failed while pulling 'beta': RuntimeError: bug"
     ) as info:
-        run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+        run(fake(), FeedSink(str(tmp_path / "feeds")), state)
     report = info.value.report
     assert report.windows["alpha"]["advanced"] is True
     assert report.windows["beta"]["advanced"] is False
 
 
-def test_a_run_collects_garbage_less_often_and_restores_the_thresholds(fake, tmp_path):
+def test_a_run_collects_garbage_less_often_and_restores_the_thresholds(fake, tmp_path, state):
     """Fewer collector passes during a run (a performance setting); the caller's thresholds come back."""
     import gc
 
@@ -379,7 +396,7 @@ def test_a_run_collects_garbage_less_often_and_restores_the_thresholds(fake, tmp
     before = gc.get_threshold()
     gc.set_threshold(800, 11, 12)
     try:
-        report = run(fake(), Watching(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+        report = run(fake(), Watching(str(tmp_path / "feeds")), state, inputs=[path])
         assert gc.get_threshold() == (800, 11, 12)
     finally:
         gc.set_threshold(*before)
@@ -387,13 +404,13 @@ def test_a_run_collects_garbage_less_often_and_restores_the_thresholds(fake, tmp
     assert seen == [GC_THRESHOLDS]
 
 
-def test_a_bad_record_read_again_is_not_quarantined_twice(fake, tmp_path, monkeypatch):
+def test_a_bad_record_read_again_is_not_quarantined_twice(fake, tmp_path, monkeypatch, state):
     """The restatement overlap re-reads bad records; the quarantine holds each one once."""
     recent = NOW - timedelta(minutes=30)  # inside the next run's 1 h restatement overlap
     write_records(fake.data, [record(1, at=recent), record(2, "broken", at=recent)])
-    first = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    first = run(fake(), FeedSink(str(tmp_path / "feeds")), state)
     monkeypatch.setenv("MSGEVENTS_FAKE_NOW", str((NOW + timedelta(minutes=10)).timestamp()))
-    second = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path)
+    second = run(fake(), FeedSink(str(tmp_path / "feeds")), state)
     assert first.unmapped == second.unmapped == 1
     assert (first.quarantined_before, second.quarantined_before) == (0, 1)
     assert second.quarantine_file is None  # nothing new to quarantine
@@ -416,10 +433,10 @@ class RejectingSink(FlakySink):
         )
 
 
-def test_events_rejected_earlier_are_reported_as_such_not_as_delivered(fake, tmp_path):
+def test_events_rejected_earlier_are_reported_as_such_not_as_delivered(fake, tmp_path, state):
     path = write_records(tmp_path / "in.jsonl", [record(1), record(2, "viewed"), record(3, "viewed")])
-    first = run(fake(), RejectingSink(), tmp_path, inputs=[path])
-    second = run(fake(), RejectingSink(), tmp_path, inputs=[path])
+    first = run(fake(), RejectingSink(), state, inputs=[path])
+    second = run(fake(), RejectingSink(), state, inputs=[path])
     assert first.events["Message Viewed"]["rejected"] == 2
     assert second.rejected_before == 2
     assert second.events["Message Viewed"]["already_delivered"] == 0
@@ -427,7 +444,7 @@ def test_events_rejected_earlier_are_reported_as_such_not_as_delivered(fake, tmp
     assert "refused by the sink in earlier runs" in second.summary()
 
 
-def test_a_run_killed_while_quarantining_quarantines_the_record_again(fake, tmp_path, monkeypatch):
+def test_a_run_killed_while_quarantining_quarantines_the_record_again(fake, tmp_path, monkeypatch, state):
     """The state remembers a quarantined record only after its line is written: never lost."""
     from msgevents.quarantine import QuarantineWriter
 
@@ -439,10 +456,10 @@ def test_a_run_killed_while_quarantining_quarantines_the_record_again(fake, tmp_
 
     monkeypatch.setattr(QuarantineWriter, "add", killed)
     with pytest.raises(KeyboardInterrupt):
-        run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+        run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
     monkeypatch.setattr(QuarantineWriter, "add", original)
 
-    again = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    again = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
 
     assert again.quarantined_before == 0
     lines = Path(again.quarantine_file).read_text().splitlines()
@@ -462,7 +479,7 @@ def test_quarantine_lines_reach_the_file_before_close(tmp_path):
 
 
 def test_a_provider_error_then_a_sink_down_on_the_last_submission_is_reported_not_a_crash(
-    fake, tmp_path, monkeypatch
+    fake, tmp_path, monkeypatch, state
 ):
     """The reader stops with an error, the last submission finds the sink down: exit by the error."""
     from msgevents.errors import AuthError
@@ -478,7 +495,7 @@ def test_a_provider_error_then_a_sink_down_on_the_last_submission_is_reported_no
     monkeypatch.setattr(provider, "pull", pull_then_refuse)
 
     with pytest.raises(AuthError) as error:
-        run(provider, FlakySink(down=True), tmp_path)
+        run(provider, FlakySink(down=True), state)
 
     report = error.value.report
     assert report.outcome == "AuthError"
@@ -486,13 +503,13 @@ def test_a_provider_error_then_a_sink_down_on_the_last_submission_is_reported_no
     assert report.outbox_pending == 5
 
 
-def test_parked_events_acknowledged_meanwhile_are_not_sent_again(fake, tmp_path):
+def test_parked_events_acknowledged_meanwhile_are_not_sent_again(fake, tmp_path, state):
     """A feed file renamed just before a kill settles its events into the ledger while copies of
     them wait in the outbox: the next run drops those copies instead of sending them again."""
     path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(6)])
-    first = run(fake(), FlakySink(down=True), tmp_path, inputs=[path])
+    first = run(fake(), FlakySink(down=True), state, inputs=[path])
     assert first.outbox_pending == 6
-    store = StateStore.open(tmp_path / "state" / "state.db")
+    store = StateStore.open(state)
     sink_id = store.sink_id(FlakySink().key)
     parked = [e for page in store.outbox_batches(sink_id, "fake", "acct-1") for _s, e in page]
     from msgevents.formats import event_from_jsonl
@@ -502,7 +519,7 @@ def test_parked_events_acknowledged_meanwhile_are_not_sent_again(fake, tmp_path)
     store.close()
 
     up = FlakySink()
-    second = run(fake(), up, tmp_path, inputs=[write_records(tmp_path / "none.jsonl", [])])
+    second = run(fake(), up, state, inputs=[write_records(tmp_path / "none.jsonl", [])])
 
     assert len(up.received) == 2
     assert second.outbox_sent == 2
@@ -510,25 +527,27 @@ def test_parked_events_acknowledged_meanwhile_are_not_sent_again(fake, tmp_path)
     assert second.outbox_pending == 0
 
 
-def test_a_first_live_run_that_does_not_finish_keeps_its_since_for_the_next_run(fake, tmp_path):
+def test_a_first_live_run_that_does_not_finish_keeps_its_since_for_the_next_run(fake, tmp_path, state):
     """--since of the first live run is where every stream it left without a position starts."""
     since = NOW - timedelta(days=21)
     write_records(fake.data, [record(1, at=NOW - timedelta(days=20)), record(2, at=NOW - timedelta(days=1))])
-    first = run(fake(), FlakySink(down=True), tmp_path, since=since)
+    first = run(fake(), FlakySink(down=True), state, since=since)
     assert first.exit_code == 4
     assert first.windows["alpha"]["advanced"] is False
 
     up = FlakySink()
-    second = run(fake(), up, tmp_path)
+    second = run(fake(), up, state)
 
     assert second.mode == "live"
     assert second.windows["alpha"]["since"] == since.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert len(up.received) == 2  # the outbox copies and the re-read: each event once
-    refreshed = run(fake(), FlakySink(), tmp_path, full_refresh=True)
+    refreshed = run(fake(), FlakySink(), state, full_refresh=True)
     assert refreshed.windows["alpha"]["since"] != since.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_events_of_a_feed_file_that_could_not_be_finished_wait_in_the_outbox(fake, tmp_path, monkeypatch):
+def test_events_of_a_feed_file_that_could_not_be_finished_wait_in_the_outbox(
+    fake, tmp_path, monkeypatch, state
+):
     """--input run, the rename fails: the sink hands the events back and they are parked."""
     from msgevents.sinks import feed
 
@@ -538,7 +557,7 @@ def test_events_of_a_feed_file_that_could_not_be_finished_wait_in_the_outbox(fak
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(feed.os, "rename", failing_rename)
-    first = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    first = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
     monkeypatch.undo()
 
     assert first.exit_code == 4
@@ -549,7 +568,7 @@ def test_events_of_a_feed_file_that_could_not_be_finished_wait_in_the_outbox(fak
     second = run(
         fake(),
         FeedSink(str(tmp_path / "feeds")),
-        tmp_path,
+        state,
         inputs=[write_records(tmp_path / "none.jsonl", [])],
     )
     assert second.exit_code == 0
@@ -558,13 +577,13 @@ def test_events_of_a_feed_file_that_could_not_be_finished_wait_in_the_outbox(fak
     assert len(lines) == len({(r["email"], r["timestamp"]) for r in lines}) == 8
 
 
-def test_a_record_with_text_json_cannot_hold_is_quarantined_not_a_crash(fake, tmp_path):
+def test_a_record_with_text_json_cannot_hold_is_quarantined_not_a_crash(fake, tmp_path, state):
     """A lone surrogate (json.loads accepts "\\ud800") never reaches a sink, and is kept escaped."""
     bad = record(2, email="jo\ud800@example.com")
     path = tmp_path / "in.jsonl"
     path.write_text(json.dumps(record(1)) + "\n" + json.dumps(bad) + "\n")
 
-    report = run(fake(), FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    report = run(fake(), FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
 
     assert report.exit_code == 0
     assert report.total("delivered") == 1
@@ -574,7 +593,7 @@ def test_a_record_with_text_json_cannot_hold_is_quarantined_not_a_crash(fake, tm
     assert json.loads(line)["record"]["email"] == r"jo\ud800@example.com"
 
 
-def test_a_providers_run_warnings_reach_the_report_once_before_close(fake, tmp_path):
+def test_a_providers_run_warnings_reach_the_report_once_before_close(fake, tmp_path, state):
     """Provider.run_warnings() is read once at the end of a run, before close(), into the warnings."""
     path = write_records(tmp_path / "in.jsonl", [record(i) for i in range(3)])
     provider = fake()
@@ -587,7 +606,7 @@ def test_a_providers_run_warnings_reach_the_report_once_before_close(fake, tmp_p
     provider.run_warnings = run_warnings
     provider.close = lambda: calls.append("close")
 
-    result = run(provider, FeedSink(str(tmp_path / "feeds")), tmp_path, inputs=[path])
+    result = run(provider, FeedSink(str(tmp_path / "feeds")), state, inputs=[path])
 
     assert result.warnings.count("3 records lacked something (see the plugin's README)") == 1
     assert calls == ["warnings", "close"]

@@ -1,4 +1,4 @@
-"""The SQLite state store (``msgevents.state``): files, schema, ledger, positions, outbox, runs.
+"""The state store (``msgevents.state``): files, schema, ledger, positions, outbox, runs.
 
 Covers owner-only creation (directory 0700, files 0600), the schema version
 and idempotent migration (also when another process migrates at the same
@@ -7,8 +7,9 @@ ledger (``known``/``acknowledge``, delivered and rejected, forgetting
 rejections), positions per (provider, account, stream, sink), the outbox
 (park, batches, count, cleared with the ledger rows in one transaction), the
 feed-file journal, ledger pruning, run records, and several processes writing
-one state file at once. The file is inspected with a separate ``sqlite3``
-connection, not through the store.
+one state at once. Every test that is not about the SQLite file itself runs on
+both backends (``state_location``: a SQLite file and a PostgreSQL database); the
+state is inspected with a separate connection (``pg.query``), not through the store.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pg import query
 
 from msgevents.errors import ConfigError
 from msgevents.formats import event_from_jsonl
 from msgevents.sink import ledger_key
 from msgevents.state import SCHEMA_VERSION, StateStore
+from msgevents.state.location import describe_location, is_postgres
 
 T0 = datetime(2022, 1, 11, tzinfo=UTC)
 
@@ -37,20 +40,31 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(path: Path):
-    opened = StateStore.open(path)
+def location(state_location: Path | str) -> Path | str:
+    return state_location
+
+
+@pytest.fixture
+def store(location: Path | str):
+    opened = StateStore.open(location)
     try:
         yield opened
     finally:
         opened.close()
 
 
-def query(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+def schema_version(location: Path | str) -> int:
+    if is_postgres(location):
+        return query(location, "SELECT version FROM schema_version")[0][0]
+    return query(location, "PRAGMA user_version")[0][0]
+
+
+def tables(location: Path | str) -> set[str]:
+    if is_postgres(location):
+        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type='table'"
+    return {name for (name,) in query(location, sql)}
 
 
 def keys(*numbers: int) -> list[bytes]:
@@ -60,7 +74,8 @@ def keys(*numbers: int) -> list[bytes]:
 # -- files and schema ------------------------------------------------------------------------------
 
 
-def test_the_state_file_and_directory_are_owner_only(path, store, make_event):
+def test_the_state_file_and_directory_are_owner_only(path, make_event):
+    store = StateStore.open(path)
     sink = store.sink_id("feed:/x")
     store.acknowledge(sink, delivered=keys(1))
     store.park(sink, [(make_event(), "opens")])
@@ -68,30 +83,33 @@ def test_the_state_file_and_directory_are_owner_only(path, store, make_event):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for item in path.parent.iterdir():  # the WAL and shared-memory files too
         assert stat.S_IMODE(item.stat().st_mode) & 0o077 == 0, item.name
+    store.close()
 
 
-def test_the_schema_version_is_set_and_the_tables_exist(path, store):
+def test_the_schema_version_is_set_and_the_tables_exist(location, store):
     assert SCHEMA_VERSION >= 1
-    assert query(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
-    tables = {name for (name,) in query(path, "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"meta", "sinks", "positions", "ledger", "feed_files", "outbox", "runs"} <= tables
+    assert schema_version(location) == SCHEMA_VERSION
+    wanted = {"meta", "sinks", "positions", "ledger", "feed_files", "outbox", "runs", "quarantined"}
+    assert wanted | {"input_objects"} <= tables(location)
+    assert "ledger_legacy" not in tables(location)
 
 
-def test_opening_again_keeps_data_and_version(path):
-    first = StateStore.open(path)
+def test_opening_again_keeps_data_and_version(location):
+    first = StateStore.open(location)
     sink = first.sink_id("feed:/x")
     first.acknowledge(sink, delivered=keys(1, 2))
     first.close()
     for _ in range(3):
-        again = StateStore.open(path)
+        again = StateStore.open(location)
         assert again.sink_id("feed:/x") == sink
         assert again.known(sink, keys(1, 2, 3)) == set(keys(1, 2))
         again.close()
-    assert query(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
-    assert query(path, "PRAGMA integrity_check") == [("ok",)]
+    assert schema_version(location) == SCHEMA_VERSION
+    if not is_postgres(location):
+        assert query(location, "PRAGMA integrity_check") == [("ok",)]
 
 
-def test_a_migration_done_meanwhile_by_another_process_is_not_repeated(path, monkeypatch):
+def test_a_migration_done_meanwhile_by_another_process_is_not_repeated(location, monkeypatch):
     """Both read version 0; the other one migrates first; this one must see that under its lock."""
     original = StateStore.transaction
     raced: list[bool] = []
@@ -100,30 +118,31 @@ def test_a_migration_done_meanwhile_by_another_process_is_not_repeated(path, mon
     def racing(self):
         if not raced:
             raced.append(True)
-            StateStore.open(self.path).close()  # "the other process" migrates right now
+            StateStore.open(self.location).close()  # "the other process" migrates right now
         with original(self) as tx:
             yield tx
 
     monkeypatch.setattr(StateStore, "transaction", racing)
-    store = StateStore.open(path)
+    store = StateStore.open(location)
     assert raced == [True]
     assert store.sink_id("feed:/x") is not None
     store.close()
-    assert query(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert schema_version(location) == SCHEMA_VERSION
 
 
-def test_a_newer_schema_is_refused_with_a_clear_config_error(path):
-    StateStore.open(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.close()
+def test_a_newer_schema_is_refused_with_a_clear_config_error(location):
+    StateStore.open(location).close()
+    if is_postgres(location):
+        query(location, "UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    else:
+        query(location, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(ConfigError) as caught:
-        StateStore.open(path)
+        StateStore.open(location)
     message = str(caught.value)
-    assert str(path) in message
+    assert describe_location(location) in message
     assert f"schema {SCHEMA_VERSION + 1}" in message
     assert "upgrade msgevents" in message
-    assert query(path, "PRAGMA user_version") == [(SCHEMA_VERSION + 1,)]  # left alone
+    assert schema_version(location) == SCHEMA_VERSION + 1  # left alone
 
 
 def test_a_file_that_is_not_a_database_is_a_config_error(path):
@@ -148,19 +167,19 @@ def test_read_only_open_of_a_missing_file_reads_as_empty_and_creates_nothing(tmp
     assert not missing.parent.exists()
 
 
-def test_read_only_open_of_an_existing_file_reads_and_refuses_writes(path):
-    writer = StateStore.open(path)
+def test_read_only_open_of_an_existing_file_reads_and_refuses_writes(location):
+    writer = StateStore.open(location)
     sink = writer.sink_id("feed:/x")
     writer.acknowledge(sink, delivered=keys(7))
     writer.close()
-    reader = StateStore.open_readonly(path)
+    reader = StateStore.open_readonly(location)
     assert reader.sink_id("feed:/x") == sink
     assert reader.sink_id("feed:/new") is None  # not created
     assert reader.known(sink, keys(7, 8)) == set(keys(7))
     with pytest.raises(RuntimeError, match="read-only"), reader.transaction():
         pass
     reader.close()
-    assert query(path, "SELECT key FROM sinks") == [("feed:/x",)]
+    assert query(location, "SELECT key FROM sinks") == [("feed:/x",)]
 
 
 def test_read_only_open_of_an_old_schema_asks_for_a_migration(path):
@@ -188,10 +207,10 @@ def test_ledger_knows_delivered_and_rejected_keys_per_sink(store):
     assert store.known(a, []) == set()
 
 
-def test_ledger_rows_record_the_status(path, store):
+def test_ledger_rows_record_the_status(location, store):
     sink = store.sink_id("feed:/a")
     store.acknowledge(sink, delivered=keys(1), rejected=keys(2))
-    rows = dict(query(path, "SELECT key, status FROM ledger"))
+    rows = dict(query(location, "SELECT key, status FROM ledger"))
     assert rows == {keys(1)[0]: 0, keys(2)[0]: 1}
 
 
@@ -212,15 +231,15 @@ def test_ledger_status_tells_delivered_from_rejected_in_one_look_up(store):
     assert store.ledger_status(store.sink_id("feed:/b"), keys(1)) == {}
 
 
-def test_ledger_rows_are_written_for_every_key_of_a_large_batch(path, store):
+def test_ledger_rows_are_written_for_every_key_of_a_large_batch(location, store):
     """Keys go in 100 per statement and a remainder: all of them, existing rows left as they are."""
     sink = store.sink_id("feed:/a")
     store.acknowledge(sink, rejected=keys(7))
     store.acknowledge(sink, delivered=keys(*range(1, 251)))
     assert store.known(sink, keys(*range(1, 251))) == set(keys(*range(1, 251)))
-    assert query(path, "SELECT COUNT(*), SUM(status) FROM ledger") == [(250, 1)]  # 7 stays rejected
+    assert query(location, "SELECT COUNT(*), SUM(status) FROM ledger") == [(250, 1)]  # 7 stays rejected
     file_id = store.journal(sink).record_pending_file("/d/t", "/d/f", keys(*range(300, 401)))
-    assert query(path, "SELECT COUNT(*) FROM ledger WHERE file_id=?", (file_id,)) == [(101,)]
+    assert query(location, "SELECT COUNT(*) FROM ledger WHERE file_id=?", (file_id,)) == [(101,)]
 
 
 def test_acknowledging_twice_is_harmless(store):
@@ -357,17 +376,17 @@ def test_journal_pending_file_rows_count_as_known_until_resolved(store):
     assert store.journal(store.sink_id("feed:/b")).pending_files() == []
 
 
-def test_journal_renamed_file_is_committed_and_keeps_its_rows(path, store):
+def test_journal_renamed_file_is_committed_and_keeps_its_rows(location, store):
     sink = store.sink_id("feed:/a")
     journal = store.journal(sink)
     file_id = journal.record_pending_file("/d/t", "/d/f", keys(1, 2))
     journal.resolve_pending_file(file_id, renamed=True)
     assert journal.pending_files() == []
     assert store.known(sink, keys(1, 2)) == set(keys(1, 2))
-    assert query(path, "SELECT status FROM feed_files WHERE id=?", (file_id,)) == [("committed",)]
+    assert query(location, "SELECT status FROM feed_files WHERE id=?", (file_id,)) == [("committed",)]
 
 
-def test_journal_file_never_renamed_forgets_its_rows(path, store):
+def test_journal_file_never_renamed_forgets_its_rows(location, store):
     sink = store.sink_id("feed:/a")
     store.acknowledge(sink, delivered=keys(9))
     journal = store.journal(sink)
@@ -375,33 +394,33 @@ def test_journal_file_never_renamed_forgets_its_rows(path, store):
     journal.resolve_pending_file(file_id, renamed=False)
     assert journal.pending_files() == []
     assert store.known(sink, keys(1, 2, 9)) == set(keys(9))
-    assert query(path, "SELECT COUNT(*) FROM feed_files") == [(0,)]
+    assert query(location, "SELECT COUNT(*) FROM feed_files") == [(0,)]
 
 
-def test_acknowledge_with_a_file_id_commits_the_file(path, store):
+def test_acknowledge_with_a_file_id_commits_the_file(location, store):
     sink = store.sink_id("feed:/a")
     file_id = store.journal(sink).record_pending_file("/d/t", "/d/f", keys(1))
     store.acknowledge(sink, delivered=keys(1), file_id=file_id)
     assert store.journal(sink).pending_files() == []
-    assert query(path, "SELECT status FROM feed_files") == [("committed",)]
+    assert query(location, "SELECT status FROM feed_files") == [("committed",)]
 
 
-def test_acknowledging_a_journaled_file_keeps_its_rows_and_adds_what_it_lacks(path, store):
+def test_acknowledging_a_journaled_file_keeps_its_rows_and_adds_what_it_lacks(location, store):
     """The file's keys are in the ledger since record_pending_file; extra keys still get rows."""
     sink = store.sink_id("feed:/a")
     file_id = store.journal(sink).record_pending_file("/d/t", "/d/f", keys(3, 1, 2))
     store.acknowledge(sink, delivered=keys(2, 3, 1), file_id=file_id)
-    rows = query(path, "SELECT key, file_id FROM ledger ORDER BY key")
+    rows = query(location, "SELECT key, file_id FROM ledger ORDER BY key")
     assert rows == [(k, file_id) for k in keys(1, 2, 3)]
     other = store.journal(sink).record_pending_file("/d/t2", "/d/f2", keys(4))
     store.acknowledge(sink, delivered=keys(4, 5), file_id=other)
     assert store.known(sink, keys(1, 2, 3, 4, 5)) == set(keys(1, 2, 3, 4, 5))
 
 
-def test_acknowledging_a_file_whose_rows_another_process_dropped_writes_them(path, store):
+def test_acknowledging_a_file_whose_rows_another_process_dropped_writes_them(location, store):
     sink = store.sink_id("feed:/a")
     file_id = store.journal(sink).record_pending_file("/d/t", "/d/f", keys(1, 2))
-    other = StateStore.open(path)  # e.g. another run settling the file as "never renamed"
+    other = StateStore.open(location)  # e.g. another run settling the file as "never renamed"
     try:
         other.journal(sink).resolve_pending_file(file_id, renamed=False)
     finally:
@@ -414,42 +433,39 @@ def test_acknowledging_a_file_whose_rows_another_process_dropped_writes_them(pat
 # -- pruning ---------------------------------------------------------------------------------------
 
 
-def age_rows(path: Path, days: int) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE ledger SET acked_at = ?", (int(time.time()) - days * 86400,))
-    conn.commit()
-    conn.close()
+def age_rows(location: Path | str, days: int) -> None:
+    query(location, "UPDATE ledger SET acked_at = ?", (int(time.time()) - days * 86400,))
 
 
-def test_prune_ledger_respects_retention_and_pending_files(path, store):
+def test_prune_ledger_respects_retention_and_pending_files(location, store):
     sink = store.sink_id("feed:/a")
     journal = store.journal(sink)
     store.acknowledge(sink, delivered=keys(1, 2))
     pending = journal.record_pending_file("/d/t1", "/d/f1", keys(3))
     committed = journal.record_pending_file("/d/t2", "/d/f2", keys(4))
     journal.resolve_pending_file(committed, renamed=True)
-    age_rows(path, 100)
+    age_rows(location, 100)
     store.acknowledge(sink, delivered=keys(5))  # fresh
     deleted = store.prune_ledger(timedelta(days=90))
     assert deleted == 3  # 1, 2 and the committed file's 4
     assert store.known(sink, keys(1, 2, 3, 4, 5)) == set(keys(3, 5))
     # the committed file without rows is gone, the pending one stays
-    assert query(path, "SELECT id, status FROM feed_files") == [(pending, "pending")]
+    assert query(location, "SELECT id, status FROM feed_files") == [(pending, "pending")]
 
 
-def test_prune_ledger_keeps_rows_younger_than_retention(path, store):
+def test_prune_ledger_keeps_rows_younger_than_retention(location, store):
     sink = store.sink_id("feed:/a")
     store.acknowledge(sink, delivered=keys(1))
-    age_rows(path, 30)
+    age_rows(location, 30)
     assert store.prune_ledger(timedelta(days=90)) == 0
     assert store.known(sink, keys(1)) == set(keys(1))
 
 
-def test_prune_ledger_runs_at_most_once_per_interval(path, store):
+def test_prune_ledger_runs_at_most_once_per_interval(location, store):
     sink = store.sink_id("feed:/a")
     assert store.prune_ledger(timedelta(days=90)) == 0
     store.acknowledge(sink, delivered=keys(1))
-    age_rows(path, 100)
+    age_rows(location, 100)
     assert store.prune_ledger(timedelta(days=90)) == 0  # pruned moments ago
     assert store.known(sink, keys(1)) == set(keys(1))
     assert store.prune_ledger(timedelta(days=90), every=timedelta(0)) == 1
@@ -459,7 +475,7 @@ def test_prune_ledger_runs_at_most_once_per_interval(path, store):
 # -- runs ------------------------------------------------------------------------------------------
 
 
-def test_run_records(path, store):
+def test_run_records(location, store):
     first = store.start_run("episerver", "acct", "feed", "live")
     second = store.start_run("episerver", "acct", "feed", "backfill")
     store.finish_run(first, "done", 0, {"delivered": 3})
@@ -471,7 +487,7 @@ def test_run_records(path, store):
     assert runs[0]["mode"] == "backfill"
     assert runs[0]["ended_at"] is None
     assert store.runs(limit=1) == runs[:1]
-    assert query(path, "SELECT report FROM runs WHERE id=?", (first,)) == [('{"delivered":3}',)]
+    assert query(location, "SELECT report FROM runs WHERE id=?", (first,)) == [('{"delivered":3}',)]
 
 
 # -- several processes -----------------------------------------------------------------------------
@@ -481,11 +497,11 @@ ROWS_PER_WRITER = 100
 ROUNDS = 5  # fresh files: the moment of creating and migrating is the delicate one
 
 
-def _writer(directory: str, number: int, barrier) -> None:
+def _writer(locations: list[Path | str], number: int, barrier) -> None:
     try:
-        for round_ in range(ROUNDS):
-            barrier.wait(timeout=60)  # every writer opens the fresh file at the same moment
-            store = StateStore.open(Path(directory) / f"round{round_}" / "state.db")
+        for location in locations:
+            barrier.wait(timeout=60)  # every writer opens the fresh state at the same moment
+            store = StateStore.open(location)
             sink = store.sink_id("feed:/shared")
             for i in range(ROWS_PER_WRITER):
                 key = (number * 1_000_000 + i).to_bytes(16, "big")
@@ -497,22 +513,27 @@ def _writer(directory: str, number: int, barrier) -> None:
         raise
 
 
-def test_processes_writing_one_state_file_at_once_do_not_corrupt_it(tmp_path):
+def test_processes_writing_one_state_at_once_do_not_corrupt_it(tmp_path, state_location, request):
+    if is_postgres(state_location):
+        server = request.getfixturevalue("pg_server")
+        locations = [state_location, *(server.create_database() for _ in range(ROUNDS - 1))]
+    else:
+        locations = [tmp_path / f"round{round_}" / "state.db" for round_ in range(ROUNDS)]
     context = multiprocessing.get_context("spawn")
     writers = 4
     barrier = context.Barrier(writers)
-    processes = [context.Process(target=_writer, args=(str(tmp_path), n, barrier)) for n in range(writers)]
+    processes = [context.Process(target=_writer, args=(locations, n, barrier)) for n in range(writers)]
     for process in processes:
         process.start()
     for process in processes:
         process.join(timeout=120)
     assert [p.exitcode for p in processes] == [0] * writers
-    for round_ in range(ROUNDS):
-        path = tmp_path / f"round{round_}" / "state.db"
-        assert query(path, "PRAGMA integrity_check") == [("ok",)]
-        assert query(path, "SELECT COUNT(*) FROM sinks") == [(1,)]
-        assert query(path, "SELECT COUNT(*) FROM ledger") == [(writers * ROWS_PER_WRITER,)]
-        store = StateStore.open(path)
+    for location in locations:
+        if not is_postgres(location):
+            assert query(location, "PRAGMA integrity_check") == [("ok",)]
+        assert query(location, "SELECT COUNT(*) FROM sinks") == [(1,)]
+        assert query(location, "SELECT COUNT(*) FROM ledger") == [(writers * ROWS_PER_WRITER,)]
+        store = StateStore.open(location)
         sink = store.sink_id("feed:/shared")
         for n in range(writers):
             wanted = [(n * 1_000_000 + i).to_bytes(16, "big") for i in range(ROWS_PER_WRITER)]

@@ -1,12 +1,12 @@
-"""The state's record of finished input objects (s3://…), by URL and ETag, per sink."""
+"""The state's record of finished input objects (s3://…), by URL and ETag, per sink (both backends)."""
 
 from __future__ import annotations
 
 from msgevents.state import StateStore
 
 
-def test_finished_objects_are_kept_per_provider_account_sink_url_and_etag(tmp_path):
-    store = StateStore.open(tmp_path / "state.db")
+def test_finished_objects_are_kept_per_provider_account_sink_url_and_etag(state_location):
+    store = StateStore.open(state_location)
     try:
         sink = store.sink_id("feed:/a")
         other = store.sink_id("feed:/b")
@@ -23,7 +23,7 @@ def test_finished_objects_are_kept_per_provider_account_sink_url_and_etag(tmp_pa
         assert store.finished_objects("ses", "", None, urls) == set()
     finally:
         store.close()
-    readonly = StateStore.open_readonly(tmp_path / "state.db")
+    readonly = StateStore.open_readonly(state_location)
     try:
         readonly.remember_finished_objects("ses", "", 1, [("s3://b/x", '"e"')])  # ignored
         assert readonly.finished_objects("ses", "", 1, ["s3://b/x"]) == set()

@@ -15,6 +15,7 @@ from msgevents.objectstore import expand_inputs
 from msgevents.pipeline import CollectOptions
 from msgevents.replay import quarantine_provider
 from msgevents.settings import core_settings
+from msgevents.state.location import state_location
 
 __all__ = ["DEFAULT_SINK", "collect_command", "replay_command"]
 
@@ -41,7 +42,10 @@ DEFAULT_SINK = "feed:./feeds"
     help="Sink: feed:DIR | crossengage | jsonl:PATH (- = stdout).",
 )
 @click.option(
-    "--state", "state_path", type=click.Path(path_type=Path), help="State file [env MSGEVENTS_STATE]."
+    "--state",
+    "state_path",
+    callback=lambda _ctx, _param, value: None if value is None else state_location(value),
+    help="State file, or a postgresql:// URL [env MSGEVENTS_STATE].",
 )
 @click.option(
     "--dry-run", is_flag=True, help="Read, map, validate and report; send nothing, change no state."
@@ -60,7 +64,7 @@ def collect_command(
     until: str | None,
     inputs: tuple[str, ...],
     sink_spec: str,
-    state_path: Path | None,
+    state_path: Path | str | None,
     dry_run: bool,
     full_refresh: bool,
     limit: int | None,
@@ -97,7 +101,10 @@ def collect_command(
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--to", "sink_spec", default=DEFAULT_SINK, show_default=True, help="Sink, as for collect.")
 @click.option(
-    "--state", "state_path", type=click.Path(path_type=Path), help="State file [env MSGEVENTS_STATE]."
+    "--state",
+    "state_path",
+    callback=lambda _ctx, _param, value: None if value is None else state_location(value),
+    help="State file, or a postgresql:// URL [env MSGEVENTS_STATE].",
 )
 @click.option("--dry-run", is_flag=True, help="Map and report only.")
 @click.option(
@@ -107,7 +114,7 @@ def collect_command(
 def replay_command(
     file: Path,
     sink_spec: str,
-    state_path: Path | None,
+    state_path: Path | str | None,
     dry_run: bool,
     report_path: Path | None,
     verbose: int,

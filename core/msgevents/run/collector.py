@@ -27,7 +27,7 @@ from collections.abc import Generator, Iterator, Sequence
 from msgevents.errors import ConfigError, MsgEventsError
 from msgevents.events import Event
 from msgevents.identity import IdentityStep
-from msgevents.lock import RunLock
+from msgevents.lock import run_lock
 from msgevents.objectstore import ObjectInput
 from msgevents.processing import Processor
 from msgevents.provider import Provider
@@ -48,6 +48,7 @@ from msgevents.run.outbox import RunOutbox
 from msgevents.run.quarantine import QuarantineBook
 from msgevents.sink import Sink
 from msgevents.state import StateStore
+from msgevents.state.location import local_directory
 
 __all__ = ["Collector"]
 
@@ -79,7 +80,7 @@ class Collector:
         )
         self.ctx = ctx = RunContext(provider, sink, options, report)
         self.progress = progress
-        quarantine_dir = options.quarantine_dir or options.state_path.parent / "quarantine"
+        quarantine_dir = options.quarantine_dir or local_directory(options.state_path) / "quarantine"
         self.quarantine = QuarantineWriter(quarantine_dir, provider.name, enabled=not options.dry_run)
         self.identity = IdentityStep.for_provider(provider.settings, options.identity_file, report.warn)
         # the stages, in the order a batch meets them
@@ -111,7 +112,7 @@ class Collector:
         ctx = self.ctx
         options = ctx.options
         lock = (
-            None if options.dry_run else RunLock(options.state_path, ctx.provider.name, ctx.provider.account)
+            None if options.dry_run else run_lock(options.state_path, ctx.provider.name, ctx.provider.account)
         )
         try:
             if lock is not None:

@@ -18,7 +18,7 @@ __all__ = ["CollectOptions", "describe_validation_error"]
 class CollectOptions:
     """What ``msgevents collect`` (and ``replay``) asked for."""
 
-    state_path: Path
+    state_path: Path | str  # a state file, or a postgresql:// URL (msgevents.state.location)
     since: Bound | None = None
     until: Bound | None = None
     inputs: list[Path | ObjectInput] = field(default_factory=list)  # see msgevents.objectstore

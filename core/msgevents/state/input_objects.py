@@ -14,7 +14,7 @@ from msgevents.state.db import Database
 
 __all__ = ["InputObjects"]
 
-_IN_CHUNK = 900  # bound on SQL variables per IN (...) query
+_COLUMNS = ("provider", "account", "sink_id", "url", "etag", "finished_at")
 
 
 class InputObjects:
@@ -27,20 +27,15 @@ class InputObjects:
         self, provider: str, account: str, sink_id: int | None, urls: Sequence[str]
     ) -> set[tuple[str, str]]:
         """``(url, etag)`` of those of ``urls`` whose events all reached this sink already."""
-        conn = self.db.conn
-        if conn is None or sink_id is None:
+        if self.db.conn is None or sink_id is None:
             return set()
-        found: set[tuple[str, str]] = set()
-        for start in range(0, len(urls), _IN_CHUNK):
-            chunk = list(urls[start : start + _IN_CHUNK])
-            marks = ",".join("?" * len(chunk))
-            rows = conn.execute(
-                "SELECT url, etag FROM input_objects WHERE provider=? AND account=? AND sink_id=? "
-                f"AND url IN ({marks})",
-                (provider, account, sink_id, *chunk),
-            )
-            found.update((url, etag) for url, etag in rows)
-        return found
+        rows = self.db.select_keys(
+            "SELECT url, etag FROM input_objects WHERE provider=? AND account=? AND sink_id=? AND {keys}",
+            (provider, account, sink_id),
+            "url",
+            urls,
+        )
+        return {(url, etag) for url, etag in rows}
 
     def remember(self, provider: str, account: str, sink_id: int, objects: Iterable[tuple[str, str]]) -> None:
         """Record objects (``(url, etag)``) whose events all reached the sink; read-only stores skip it."""
@@ -49,7 +44,6 @@ class InputObjects:
         now = int(time.time())
         with self.db.transaction() as tx:
             tx.executemany(
-                "INSERT OR REPLACE INTO input_objects(provider, account, sink_id, url, etag, finished_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                tx.dialect.upsert("input_objects", _COLUMNS, _COLUMNS[:5]),
                 [(provider, account, sink_id, url, etag, now) for url, etag in objects],
             )

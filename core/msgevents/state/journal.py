@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from msgevents.sink import PendingFile
 from msgevents.state.db import Database, Tx, now_iso
@@ -32,12 +31,11 @@ class FeedFiles:
         now = int(time.time())
         ordered = sorted(keys)
         with self.db.transaction() as tx:
-            cursor = tx.execute(
+            file_id = tx.insert_id(
                 "INSERT INTO feed_files(sink_id, tmp_path, final_path, status, events, created_at) "
                 "VALUES (?, ?, ?, 'pending', ?, ?)",
                 (sink_id, tmp_path, final_path, len(keys), now_iso()),
             )
-            file_id = int(cursor.lastrowid or 0)
             self.ledger.insert(tx, sink_id, ordered, file_id=file_id, now=now)
         self._journaled[file_id] = (sink_id, ordered)  # acknowledging the file need not insert them again
         return file_id
@@ -50,7 +48,7 @@ class FeedFiles:
         return self._journaled.pop(file_id, None) if cursor.rowcount == 1 else None
 
     def pending(self, sink_id: int) -> list[PendingFile]:
-        rows = self.db.require().execute(
+        rows = self.db.execute(
             "SELECT id, tmp_path, final_path FROM feed_files WHERE sink_id=? AND status='pending' "
             "ORDER BY id",
             (sink_id,),
@@ -77,10 +75,11 @@ class FeedFiles:
 class FeedJournal:
     """:class:`~msgevents.sink.SinkJournal` over the state store, for one sink."""
 
-    def __init__(self, files: FeedFiles, path: Path, sink_id: int) -> None:
+    def __init__(self, files: FeedFiles, identity: str, sink_id: int) -> None:
+        """``identity``: the state file's resolved path, or the state URL without its password."""
         self.files = files
         self.sink_id = sink_id
-        where = f"{Path(path).resolve()}\x1f{sink_id}".encode()
+        where = f"{identity}\x1f{sink_id}".encode()
         self.owner = hashlib.blake2b(where, digest_size=4).hexdigest()
 
     def record_pending_file(self, tmp_path: str, final_path: str, keys: Sequence[bytes]) -> int:

@@ -21,8 +21,8 @@ __all__ = ["DELIVERED", "REJECTED", "Ledger", "insert_rows"]
 DELIVERED = 0
 REJECTED = 1
 
-_IN_CHUNK = 900  # bound on SQL variables per IN (...) query
-_ROWS_PER_INSERT = 100  # ledger rows per INSERT statement
+_INSERT_COLUMNS = ("key", "sink_id", "status", "file_id", "acked_at")
+_REJECT_COLUMNS = ("sink_id", "key", "status", "file_id", "acked_at")
 
 #: rows of one sink of events before a time, acknowledged before a time, that no pending feed file needs
 PRUNE_SQL = (
@@ -34,31 +34,16 @@ PRUNE_SQL = (
 def insert_rows(
     tx: Tx, sink_id: int, keys: Sequence[bytes], *, status: int, file_id: int | None, acked_at: int
 ) -> None:
-    """``INSERT OR IGNORE`` a ledger row per key (all with the same sink, status, file, time).
-
-    100 rows per statement: executing a statement costs far more than a row in it
-    (callgrind: ~13,000 instead of ~20,000 instructions per row). The shared values
-    are integers written into the SQL, the keys are bound.
-    """
-    fixed = ", ".join(str(int(v)) if v is not None else "NULL" for v in (status, file_id, acked_at))
-    row = f"({int(sink_id)}, ?, {fixed})"
-    sql = "INSERT OR IGNORE INTO ledger(sink_id, key, status, file_id, acked_at) VALUES "
-    whole = len(keys) - len(keys) % _ROWS_PER_INSERT
-    if whole:
-        many = sql + ",".join([row] * _ROWS_PER_INSERT)
-        tx.executemany(many, (keys[i : i + _ROWS_PER_INSERT] for i in range(0, whole, _ROWS_PER_INSERT)))
-    if whole < len(keys):
-        tx.executemany(sql + row, zip(keys[whole:]))
+    """A ledger row per key (all with the same sink, status, file, time); existing rows are kept."""
+    tx.insert_keyed("ledger", _INSERT_COLUMNS, (sink_id, status, file_id, acked_at), keys)
 
 
 def rows_for_keys(db: Database, query: str, sink_id: int | None, keys: Sequence[bytes]) -> Iterator[tuple]:
-    """Rows of ``query`` (``… WHERE sink_id = ? AND key IN ({marks})``) for ``keys``, in chunks
-    of at most :data:`_IN_CHUNK` SQL variables."""
+    """Rows of ``query`` (``… WHERE sink_id = ? AND {keys}``) for ``keys`` (as few queries as the
+    backend allows: chunks of ``IN (…)`` on SQLite, one array on PostgreSQL)."""
     if db.conn is None or sink_id is None:
         return
-    for start in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[start : start + _IN_CHUNK]
-        yield from db.conn.execute(query.format(marks=",".join("?" * len(chunk))), (sink_id, *chunk))
+    yield from db.select_keys(query, (sink_id,), "key", keys)
 
 
 class Ledger:
@@ -75,7 +60,7 @@ class Ledger:
 
     def status(self, sink_id: int | None, keys: Sequence[bytes]) -> dict[bytes, int]:
         """Those of ``keys`` in the ledger of ``sink_id``, each with its status."""
-        query = "SELECT key, status FROM ledger WHERE sink_id = ? AND key IN ({marks})"
+        query = "SELECT key, status FROM ledger WHERE sink_id = ? AND {keys}"
         found = dict(rows_for_keys(self.db, query, sink_id, keys))
         limit = self._legacy_limit() if len(found) < len(keys) else None
         if limit is not None:
@@ -83,7 +68,7 @@ class Ledger:
             for key in keys:
                 if key < limit and key not in found:
                     older.setdefault(key[4:], []).append(key)
-            query = "SELECT key, status FROM ledger_legacy WHERE sink_id = ? AND key IN ({marks})"
+            query = "SELECT key, status FROM ledger_legacy WHERE sink_id = ? AND {keys}"
             for hashed, status in rows_for_keys(self.db, query, sink_id, list(older)):
                 found.update(dict.fromkeys(older[hashed], status))
         return found
@@ -95,24 +80,20 @@ class Ledger:
         insert_rows(tx, sink_id, keys, status=DELIVERED, file_id=file_id, acked_at=now)
 
     def reject(self, tx: Tx, sink_id: int, keys: Sequence[bytes], *, now: int) -> None:
-        tx.executemany(
-            "INSERT OR REPLACE INTO ledger(sink_id, key, status, file_id, acked_at) "
-            "VALUES (?, ?, 1, NULL, ?)",
-            ((sink_id, key, now) for key in keys),
-        )
+        sql = tx.dialect.upsert("ledger", _REJECT_COLUMNS, ("sink_id", "key"))
+        tx.executemany(sql, ((sink_id, key, REJECTED, None, now) for key in sorted(keys)))
 
     def forget_rejections(self, sink_id: int, keys: Sequence[bytes]) -> None:
         """Drop 'rejected' rows so ``replay`` can send those events again."""
         legacy = self._legacy_limit() is not None
         with self.db.transaction() as tx:
-            tx.executemany(
-                "DELETE FROM ledger WHERE sink_id=? AND key=? AND status=1",
-                ((sink_id, key) for key in keys),
-            )
+            tx.for_keys("DELETE FROM ledger WHERE sink_id=? AND status=1 AND {keys}", (sink_id,), "key", keys)
             if legacy:
-                tx.executemany(
-                    "DELETE FROM ledger_legacy WHERE sink_id=? AND key=? AND status=1",
-                    ((sink_id, key[4:]) for key in keys),
+                tx.for_keys(
+                    "DELETE FROM ledger_legacy WHERE sink_id=? AND status=1 AND {keys}",
+                    (sink_id,),
+                    "key",
+                    [key[4:] for key in keys],
                 )
 
     def delete_file_rows(self, tx: Tx, sink_id: int, file_id: int) -> None:

@@ -1,8 +1,11 @@
-"""The schema of a state file, version by version (``PRAGMA user_version``).
+"""The schema of the state, version by version, for SQLite and PostgreSQL alike.
 
-A step is SQL or a function run inside the migrating transaction. Steps are
-never edited once released: a state file of any earlier version is brought
-forward by running the steps after its version, in order.
+A step is SQL (in SQLite's spelling, which :class:`~msgevents.state.db.Dialect`
+translates) or a function run inside the migrating transaction. Steps are never
+edited once released: a state of any earlier version is brought forward by running
+the steps after its version, in order. The version is SQLite's ``PRAGMA
+user_version`` or PostgreSQL's ``schema_version`` table; a new PostgreSQL database
+runs every step from the first, like a new state file.
 """
 
 from __future__ import annotations
@@ -88,17 +91,19 @@ def _v3_time_prefixed_ledger(tx: Tx) -> None:
     their event, so their keys are rewritten in place.
     """
     tx.execute("ALTER TABLE ledger RENAME TO ledger_legacy")
-    tx.execute(_LEDGER_TABLE)
+    tx.executescript_in_tx(_LEDGER_TABLE)
     if tx.execute("SELECT 1 FROM ledger_legacy LIMIT 1").fetchone() is None:
         tx.execute("DROP TABLE ledger_legacy")
     else:
         until = datetime.now(UTC) + timedelta(days=LEDGER_LEGACY_MARGIN_DAYS)
         tx.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            tx.dialect.upsert("meta", ["key", "value"], ["key"]),
             (LEDGER_LEGACY_UNTIL, str(int(until.timestamp()))),
         )
-    tx.create_function("msgevents_timed_key", 2, _timed_key)
-    tx.execute("UPDATE outbox SET key = msgevents_timed_key(key, payload)")
+    # a new state (every PostgreSQL one) has no outbox rows to rewrite here
+    if tx.execute("SELECT 1 FROM outbox LIMIT 1").fetchone() is not None:
+        tx.create_function("msgevents_timed_key", 2, _timed_key)
+        tx.execute("UPDATE outbox SET key = msgevents_timed_key(key, payload)")
 
 
 # version 4: input objects (s3://…) whose events all reached a sink, by URL and ETag,

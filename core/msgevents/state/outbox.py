@@ -16,6 +16,8 @@ from msgevents.state.ledger import rows_for_keys
 
 __all__ = ["Outbox"]
 
+_COLUMNS = ("sink_id", "key", "provider", "account", "stream", "payload", "created_at")
+
 
 class Outbox:
     """The ``outbox`` table: ``(sink, ledger key) -> (provider, account, stream, event JSON)``."""
@@ -51,39 +53,34 @@ class Outbox:
     @staticmethod
     def insert(tx: Tx, rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert :meth:`rows` inside the caller's transaction (an event already waiting is kept)."""
-        tx.executemany(
-            "INSERT OR IGNORE INTO outbox(sink_id, key, provider, account, stream, "
-            "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        tx.executemany(tx.dialect.insert_ignore("outbox", _COLUMNS), rows)
 
     def accounts(self, sink_id: int | None, providers: Sequence[str]) -> list[tuple[str, str]]:
         """``(provider, account)`` pairs of ``providers`` with events waiting for ``sink_id``."""
         if self.db.conn is None or sink_id is None or not providers:
             return []
-        marks = ",".join("?" * len(providers))
-        rows = self.db.conn.execute(
-            f"SELECT DISTINCT provider, account FROM outbox WHERE sink_id=? AND provider IN ({marks})",
-            (sink_id, *providers),
-        ).fetchall()
-        return [(str(p), str(a)) for p, a in rows]
+        rows = self.db.select_keys(
+            "SELECT DISTINCT provider, account FROM outbox WHERE sink_id=? AND {keys}",
+            (sink_id,),
+            "provider",
+            list(providers),
+        )
+        return sorted({(str(p), str(a)) for p, a in rows})
 
     def oldest(self, sink_id: int | None) -> int | None:
         """When the oldest event waiting for ``sink_id`` was parked (epoch seconds); ``None``: none."""
         if self.db.conn is None or sink_id is None:
             return None
-        row = self.db.conn.execute(
-            "SELECT MIN(created_at) FROM outbox WHERE sink_id=?", (sink_id,)
-        ).fetchone()
+        row = self.db.execute("SELECT MIN(created_at) FROM outbox WHERE sink_id=?", (sink_id,)).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def among(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
         """Those of ``keys`` waiting in the outbox of ``sink_id``."""
-        query = "SELECT key FROM outbox WHERE sink_id = ? AND key IN ({marks})"
+        query = "SELECT key FROM outbox WHERE sink_id = ? AND {keys}"
         return {row[0] for row in rows_for_keys(self.db, query, sink_id, keys)}
 
     def done(self, tx: Tx, sink_id: int, keys: Sequence[bytes]) -> None:
-        tx.executemany("DELETE FROM outbox WHERE sink_id=? AND key=?", ((sink_id, key) for key in keys))
+        tx.for_keys("DELETE FROM outbox WHERE sink_id=? AND {keys}", (sink_id,), "key", sorted(keys))
 
     def count(self, sink_id: int | None, provider: str | None = None, account: str | None = None) -> int:
         """Events waiting for ``sink_id``; of one provider (and account) when given."""
@@ -94,7 +91,7 @@ class Outbox:
             sql, params = sql + " AND provider=?", [*params, provider]
         if account is not None:
             sql, params = sql + " AND account=?", [*params, account]
-        return int(self.db.conn.execute(sql, params).fetchone()[0])
+        return int(self.db.execute(sql, params).fetchone()[0])
 
     def batches(
         self, sink_id: int | None, provider: str, account: str, size: int = 1000
@@ -104,12 +101,12 @@ class Outbox:
             return
         last = b""
         while True:
-            rows = self.db.conn.execute(
+            rows = self.db.execute(
                 "SELECT key, stream, payload FROM outbox WHERE sink_id=? AND provider=? "
                 "AND account=? AND key > ? ORDER BY key LIMIT ?",
                 (sink_id, provider, account, last, size),
             ).fetchall()
             if not rows:
                 return
-            last = rows[-1][0]
+            last = bytes(rows[-1][0])
             yield [(stream, orjson.loads(payload)) for _key, stream, payload in rows]

@@ -24,7 +24,7 @@ class Positions:
     def get(self, provider: str, account: str, stream: str, sink_id: int | None) -> datetime | None:
         if self.db.conn is None or sink_id is None:
             return None
-        row = self.db.conn.execute(
+        row = self.db.execute(
             "SELECT position FROM positions WHERE provider=? AND account=? AND stream=? AND sink_id=?",
             (provider, account, stream, sink_id),
         ).fetchone()
@@ -33,7 +33,7 @@ class Positions:
     def all(self, provider: str, account: str, sink_id: int | None) -> dict[str, datetime]:
         if self.db.conn is None or sink_id is None:
             return {}
-        rows = self.db.conn.execute(
+        rows = self.db.execute(
             "SELECT stream, position FROM positions WHERE provider=? AND account=? AND sink_id=?",
             (provider, account, sink_id),
         )
@@ -68,6 +68,6 @@ class Positions:
     def set_first_start(self, provider: str, account: str, sink_id: int, start: datetime) -> None:
         with self.db.transaction() as tx:
             tx.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                tx.dialect.upsert("meta", ("key", "value"), ("key",)),
                 (_start_key(provider, account, sink_id), start.isoformat()),
             )

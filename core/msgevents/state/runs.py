@@ -22,11 +22,10 @@ class Runs:
 
     def start(self, provider: str, account: str, sink: str, mode: str) -> int:
         with self.db.transaction() as tx:
-            cursor = tx.execute(
+            return tx.insert_id(
                 "INSERT INTO runs(provider, account, sink, mode, pid, started_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (provider, account, sink, mode, os.getpid(), now_iso()),
             )
-            return int(cursor.lastrowid or 0)
 
     def finish(self, run_id: int, outcome: str, exit_code: int | None, report: dict[str, Any]) -> None:
         with self.db.transaction() as tx:
@@ -38,7 +37,5 @@ class Runs:
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         if self.db.conn is None:
             return []
-        rows = self.db.conn.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC LIMIT ?", (limit,)
-        )
+        rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         return [dict(zip(_COLUMNS, row, strict=True)) for row in rows]

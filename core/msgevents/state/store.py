@@ -22,6 +22,7 @@ from msgevents.state.db import Database, Tx, migrate
 from msgevents.state.input_objects import InputObjects
 from msgevents.state.journal import FeedFiles, FeedJournal
 from msgevents.state.ledger import REJECTED, Ledger
+from msgevents.state.location import is_postgres
 from msgevents.state.outbox import Outbox
 from msgevents.state.positions import Positions
 from msgevents.state.quarantine_keys import QuarantineKeys
@@ -45,24 +46,44 @@ class StateStore:
 
     @property
     def path(self) -> Path:
+        """The state file (SQLite)."""
         return self.db.path
+
+    @property
+    def location(self) -> Path | str:
+        """The state file's path or the PostgreSQL URL."""
+        return self.db.location
 
     @property
     def readonly(self) -> bool:
         return self.db.readonly
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> StateStore:
-        """Open (creating owner-only and migrating as needed) the state file at ``path``."""
-        store = cls(Database.connect(Path(path)))
+    def open(cls, location: str | os.PathLike[str]) -> StateStore:
+        """Open (creating and migrating as needed) the state: a file path or a ``postgresql://`` URL.
+
+        A state file is created owner-only; a PostgreSQL database must exist (its tables
+        are created on first use).
+        """
+        if is_postgres(location):
+            from msgevents.state import postgres
+
+            db = postgres.connect(str(location))
+        else:
+            db = Database.connect(Path(location))
+        store = cls(db)
         with store.db.opening():
             migrate(store.db, store.transaction)
         return store
 
     @classmethod
-    def open_readonly(cls, path: str | os.PathLike[str]) -> StateStore:
-        """Open for reading only (``--dry-run``); a missing file reads as empty state."""
-        return cls(Database.open_readonly(Path(path)))
+    def open_readonly(cls, location: str | os.PathLike[str]) -> StateStore:
+        """Open for reading only (``--dry-run``); a missing file (or schema) reads as empty state."""
+        if is_postgres(location):
+            from msgevents.state import postgres
+
+            return cls(postgres.connect_readonly(str(location)))
+        return cls(Database.open_readonly(Path(location)))
 
     def close(self) -> None:
         self.db.close()
@@ -72,7 +93,7 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
-        """A write transaction (``BEGIN IMMEDIATE``): all or nothing."""
+        """A write transaction: all or nothing."""
         with self.db.transaction() as tx:
             yield tx
 
@@ -158,7 +179,7 @@ class StateStore:
             if quarantined:
                 self.quarantine_keys.insert(tx, list(quarantined))
             if stamp is not None:
-                tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('serve_alive_at', ?)", (stamp,))
+                tx.execute(tx.dialect.upsert("meta", ("key", "value"), ("key",)), ("serve_alive_at", stamp))
         return len(rows)
 
     def sync_every_commit(self) -> None:
@@ -179,7 +200,7 @@ class StateStore:
             deleted = self.ledger.prune(tx, retention, now)
             self.quarantine_keys.prune(tx, int(now - retention.total_seconds()))
             self.feed_files.prune(tx)
-            tx.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('ledger_pruned_at', ?)", (str(now),))
+            tx.execute(tx.dialect.upsert("meta", ["key", "value"], ["key"]), ("ledger_pruned_at", str(now)))
         return deleted
 
     # -- quarantine ----------------------------------------------------------------------------
@@ -213,7 +234,7 @@ class StateStore:
     # -- feed files (SinkJournal) ----------------------------------------------------------------
 
     def journal(self, sink_id: int) -> FeedJournal:
-        return FeedJournal(self.feed_files, self.path, sink_id)
+        return FeedJournal(self.feed_files, self.db.identity, sink_id)
 
     # -- outbox ----------------------------------------------------------------------------------
 

@@ -52,8 +52,11 @@ def _free_port() -> int:
 class PostgresServer:
     """``start()``, then ``create_database()`` per test (returns its URL), ``stop()`` at the end."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's default fsync and commit settings (benchmarks), not the tests'
+        throw-away ones."""
         self.bin_dir = bin_dir
+        self.durable = durable
         self.password = secrets.token_urlsafe(18)
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="msgevents-pg-"))
@@ -89,10 +92,10 @@ class PostgresServer:
         command = [
             str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-            # a throw-away server: no crash safety needed, so no waiting for the disk
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "max_connections=100", "-c", "shared_buffers=32MB",
         ]  # fmt: skip
+        if not self.durable:  # a throw-away server: no crash safety needed, so no waiting for the disk
+            command += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         self._process = subprocess.Popen(
             command,
             stdout=log,

@@ -91,11 +91,16 @@ def _flatten_into(out: dict[str, Any], value: Mapping[Any, Any], prefix: str, de
             out[name] = item
 
 
-def body_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+def body_fields(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """The body's values by their Liquid names (``event.kind``…), whichever shape it has.
 
     When a name occurs twice, the first non-blank value wins.
     """
+    for value in body.values():
+        if type(value) is dict:
+            break
+    else:  # flat already (the template this plugin documents): nothing to merge
+        return body
     out: dict[str, Any] = {}
     _flatten_into(out, body, "", 0)
     return out
@@ -104,11 +109,12 @@ def body_fields(body: Mapping[str, Any]) -> dict[str, Any]:
 def _text(fields: Mapping[str, Any], name: str) -> str | None:
     """The non-blank text of ``name`` (a string or an integer), else ``None``."""
     value = fields.get(name)
-    if isinstance(value, bool) or value is None:
+    if value.__class__ is str:  # what a rendered template mostly holds
+        return value.strip() or None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str | int):
-        text = str(value).strip()
-        return text or None
+        return str(value).strip() or None
     raise MappingError(f"{name} is a JSON {type(value).__name__}, expected text")
 
 

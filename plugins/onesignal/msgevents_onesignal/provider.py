@@ -36,7 +36,8 @@ class OneSignalProvider(msgevents.Provider):
     input_help = (
         "dumps of Event Streams bodies: JSON Lines (or a JSON array), one rendered body per event, "
         "keyed by OneSignal's Liquid names (event.kind, event.id, event.datetime or event.timestamp, "
-        "event.external_id, message.id…; flat, grouped or nested); .gz accepted"
+        "event.external_id, message.id…; flat, grouped or nested), or stored requests with the raw "
+        "body as text under 'body' (their headers are dropped); .gz accepted"
     )
     identity_source: ClassVar[str] = "event.external_id"
 

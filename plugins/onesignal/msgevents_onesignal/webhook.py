@@ -28,8 +28,33 @@ from msgevents_onesignal.settings import OneSignalSettings
 __all__ = ["STREAM", "parse_body", "records_of", "verify"]
 
 STREAM = "events"
-#: Turns one JSON value of a dump or a webhook body into its records (the same for both).
-records_of = object_records(STREAM, "a OneSignal Event Streams body")
+_bodies = object_records(STREAM, "a OneSignal Event Streams body")
+
+
+def records_of(value: Any, location: str) -> list[Record]:
+    """The records of one JSON value of a dump or of a webhook body (the same for both).
+
+    A value is a rendered body, or a stored request holding the raw body as text under
+    ``body`` (what a receiver that keeps requests verbatim writes): then the body is read
+    and everything else of the request (its headers, with the stream's secret) is dropped.
+    """
+    if isinstance(value, dict) and isinstance(value.get("body"), str) and not _is_body(value):
+        return _stored_request(value["body"], location)
+    return _bodies(value, location)
+
+
+def _is_body(value: dict[str, Any]) -> bool:
+    return "event.kind" in value or "event" in value or "Event Data" in value
+
+
+def _stored_request(text: str, location: str) -> list[Record]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return [Record(STREAM, {"body": text}, location, f"body is not JSON: {exc}")]
+    if isinstance(value, list):
+        return [record for i, item in enumerate(value) for record in _bodies(item, f"{location} body[{i}]")]
+    return _bodies(value, f"{location} body")
 
 
 def parse_body(body: bytes, source: str = "webhook") -> list[Record]:

@@ -106,3 +106,28 @@ def test_the_sample_maps_as_its_readme_says():
     ]
     assert outcomes.count("Message hard_bounced") == 2
     assert outcomes.count("Message soft_bounced") == 1
+
+
+def test_stored_requests_are_read_by_their_raw_body_and_their_headers_dropped(provider, tmp_path):
+    """A receiver that keeps requests verbatim: {"received_at", "headers", "body": "<raw JSON>"}."""
+    secret = "Bearer stream-secret-9d8c7b6a"
+    stored = [
+        {"received_at": "2025-03-10T09:00:01Z", "headers": {"authorization": secret}, "body": json.dumps(b)}
+        for b in (BODIES[0], grouped(BODIES[1]), [BODIES[2], BODIES[3]])
+    ]
+    stored.append({"headers": {"authorization": secret}, "body": "{cut"})
+    path = write(tmp_path / "requests.jsonl", "".join(json.dumps(s) + "\n" for s in stored), False)
+    records = read(provider, path)
+    assert [r.data for r in records[:4]] == [BODIES[0], grouped(BODIES[1]), BODIES[2], BODIES[3]]
+    assert [r.source.rsplit(" ", 1)[-1] for r in records[:4]] == ["body", "body", "body[0]", "body[1]"]
+    assert records[4].error.startswith("body is not JSON")
+    assert records[4].data == {"body": "{cut"}
+    assert all(secret not in json.dumps(r.data) for r in records)
+    events = [provider.map_record(r)[0] for r in records[:4]]
+    assert [e.event_id for e in events] == [b["event.id"] for b in BODIES[:4]]
+
+
+def test_a_body_with_a_body_field_of_its_own_is_still_a_body(provider, tmp_path):
+    data = {**BODIES[0], "body": "the push text"}
+    records = read(provider, write(tmp_path / "d.jsonl", json.dumps(data) + "\n", False))
+    assert [r.data for r in records] == [data]

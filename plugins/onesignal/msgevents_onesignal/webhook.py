@@ -49,7 +49,7 @@ def _is_body(value: dict[str, Any]) -> bool:
 
 def _stored_request(text: str, location: str) -> list[Record]:
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_not_json)
     except ValueError as exc:
         return [Record(STREAM, {"body": text}, location, f"body is not JSON: {exc}")]
     if isinstance(value, list):
@@ -65,7 +65,7 @@ def parse_body(body: bytes, source: str = "webhook") -> list[Record]:
     if not body.strip():
         raise MappingError("empty body: an Event Stream POSTs one JSON object per event")
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_not_json)
     except UnicodeDecodeError as exc:
         raise MappingError(f"body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except ValueError as exc:
@@ -75,6 +75,11 @@ def parse_body(body: bytes, source: str = "webhook") -> list[Record]:
     if isinstance(value, dict):
         return records_of(value, source)
     raise MappingError(f"body is a JSON {type(value).__name__}, not an Event Streams body (a JSON object)")
+
+
+def _not_json(name: str) -> None:
+    """NaN and Infinity are no JSON (the dump reader refuses them too)."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _presented(settings: OneSignalSettings, request: WebhookRequest) -> str:

@@ -168,6 +168,8 @@ def test_an_array_of_bodies_is_several_records_and_a_bad_element_is_kept_with_it
         (b'"a string"', "JSON str"),
         (b"42", "JSON int"),
         (b"\xff\xfe{", "not"),
+        (b'{"event.kind": "message.push.sent", "event.timestamp": NaN}', "NaN is not a JSON value"),
+        (b"Infinity", "Infinity is not a JSON value"),
     ],
 )
 def test_unreadable_bodies_raise_mapping_error(raw, reason):

@@ -10,6 +10,7 @@ import click
 
 from msgevents.cli.base import cli, fail, setup_logging
 from msgevents.errors import ConfigError, MsgEventsError
+from msgevents.state.location import state_location
 
 __all__ = ["serve_command"]
 
@@ -25,7 +26,10 @@ __all__ = ["serve_command"]
     help="Sink: feed:DIR | crossengage | jsonl:PATH [env MSGEVENTS_SERVE_TO, default feed:./feeds].",
 )
 @click.option(
-    "--state", "state_path", type=click.Path(path_type=Path), help="State file [env MSGEVENTS_STATE]."
+    "--state",
+    "state_path",
+    callback=lambda _ctx, _param, value: None if value is None else state_location(value),
+    help="State file, or a postgresql:// URL [env MSGEVENTS_STATE].",
 )
 @click.option(
     "--provider",
@@ -38,7 +42,7 @@ def serve_command(
     host: str,
     port: int,
     sink_spec: str | None,
-    state_path: Path | None,
+    state_path: Path | str | None,
     providers: tuple[str, ...],
     verbose: int,
 ) -> None:

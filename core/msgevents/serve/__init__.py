@@ -31,6 +31,7 @@ from pathlib import Path
 from msgevents.serve.app import ServeApp
 from msgevents.serve.service import ServeConfig, Service
 from msgevents.serve.settings import ServeSettings, serve_settings
+from msgevents.state.location import state_location
 
 __all__ = ["ServeApp", "ServeConfig", "ServeSettings", "Service", "create_app", "serve_config"]
 
@@ -48,7 +49,7 @@ def serve_config(
     settings = settings if settings is not None else serve_settings()
     core = core_settings()
     return ServeConfig(
-        state_path=Path(state) if state is not None else core.state,
+        state_path=state_location(state) if state is not None else core.state,
         sink_spec=to or settings.to,
         providers=list(providers) if providers else settings.provider_names(),
         settings=settings,

@@ -55,7 +55,7 @@ class Committer:
 
     def __init__(
         self,
-        state_path: Path,
+        state_path: Path | str,
         sink_key: str,
         *,
         group: int = 256,

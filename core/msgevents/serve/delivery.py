@@ -11,10 +11,15 @@ without being sent; the others are sent, and each acknowledgement writes the led
 and clears the outbox rows in one transaction.
 
 **A concurrent ``collect``.** It sends the same outbox rows of its (provider, account)
-first. A pass therefore takes that pair's run lock (:class:`~msgevents.lock.RunLock`,
+first. A pass therefore takes that pair's run lock (:func:`~msgevents.lock.run_lock`,
 non-blocking) for its duration and skips the pair while a collect holds it; the
 collect delivers those rows itself, and what it delivered is in the ledger when the
 next pass looks.
+
+**Replicas.** On a PostgreSQL state several receivers share one outbox. The same lock
+(there an advisory lock) makes one replica at a time deliver a (provider, account); the
+others skip it, and find its rows gone from the outbox, or in the ledger, when they look
+next: delivery is shared without sending an event twice.
 
 **Sink down.** A pass whose sink stopped acknowledging leaves the events in the
 outbox; the sink is closed and rebuilt after a pause that doubles up to
@@ -32,7 +37,7 @@ from pathlib import Path
 
 from msgevents.errors import LockedError, MsgEventsError
 from msgevents.events import Event
-from msgevents.lock import RunLock
+from msgevents.lock import run_lock
 from msgevents.provider import Provider
 from msgevents.quarantine import QuarantineWriter
 from msgevents.redact import redact
@@ -80,7 +85,7 @@ class DeliveryLoop:
 
     def __init__(
         self,
-        state_path: Path,
+        state_path: Path | str,
         make_sink: Callable[[], Sink],
         providers: Sequence[Provider],
         *,
@@ -206,7 +211,7 @@ class DeliveryLoop:
             return False
         store.prune_ledger(self.ledger_retention)
         for provider_name, account in pairs:
-            lock = RunLock(self.state_path, provider_name, account, doing="delivering")
+            lock = run_lock(self.state_path, provider_name, account, doing="delivering")
             try:
                 lock.acquire()
             except LockedError:  # a collect of this pair is running: it sends these rows itself

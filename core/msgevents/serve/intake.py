@@ -70,7 +70,7 @@ class Intake:
         self,
         provider: Provider,
         *,
-        state_path: Path,
+        state_path: Path | str,
         quarantine_dir: Path,
         identity_file: Path | None = None,
         processors: Sequence[tuple[str, Processor]] = (),

@@ -32,6 +32,7 @@ from msgevents.serve.metrics import Metrics
 from msgevents.serve.settings import ServeSettings
 from msgevents.sink import Sink
 from msgevents.state import StateStore
+from msgevents.state.location import is_postgres, local_directory
 from msgevents.timestamps import UTC
 from msgevents.values import WebhookRequest
 
@@ -44,7 +45,7 @@ log = logging.getLogger("msgevents.serve")
 class ServeConfig:
     """Everything a receiver needs: where the state is, the sink, which providers, the settings."""
 
-    state_path: Path
+    state_path: Path | str  # a state file, or a postgresql:// URL
     sink_spec: str
     providers: list[str] = field(default_factory=list)  # empty: every installed one with webhooks
     settings: ServeSettings = field(default_factory=ServeSettings)
@@ -67,11 +68,17 @@ class Service:
         self.sink_key = ""
         self.started = False
         self.stopping = False
-        self._lock = RunLock(config.state_path, "serve", "", doing="serving webhooks")
+        # one receiver per state file; on a PostgreSQL state receivers run as replicas (each
+        # commits before it answers, and delivery takes the lock of each (provider, account))
+        self._lock = (
+            None
+            if is_postgres(config.state_path)
+            else RunLock(Path(config.state_path), "serve", "", doing="serving webhooks")
+        )
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.config.state_path.parent / "quarantine"
+        return local_directory(self.config.state_path) / "quarantine"
 
     def start(self) -> None:
         """Lock the state, load providers and sink, open the state, start the threads.
@@ -81,11 +88,13 @@ class Service:
         """
         if self.started:
             return
-        self._lock.acquire()
+        if self._lock is not None:
+            self._lock.acquire()
         try:
             self._start()
         except BaseException:
-            self._lock.release()
+            if self._lock is not None:
+                self._lock.release()
             raise
         self.started = True
 
@@ -193,7 +202,8 @@ class Service:
                 provider.close()
             except Exception as exc:
                 log.warning("closing provider %r failed: %s", provider.name, redact(str(exc)))
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
         self.started = False
 
     def outbox_probe(self) -> tuple[int, float]:

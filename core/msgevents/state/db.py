@@ -109,7 +109,9 @@ class Dialect:
 
 @functools.lru_cache(maxsize=512)
 def _pg_sql(text: str) -> str:
-    return text.replace("%", "%%").replace("?", "%s")
+    # %b: parameters go in binary; psycopg's text escaping of a list of keys (bytea[]) costs
+    # ~6 µs per key on the client, five times the whole binary look-up
+    return text.replace("%", "%%").replace("?", "%b")
 
 
 _PG_TYPES = [

@@ -52,8 +52,11 @@ class Outbox:
 
     @staticmethod
     def insert(tx: Tx, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert :meth:`rows` inside the caller's transaction (an event already waiting is kept)."""
-        tx.executemany(tx.dialect.insert_ignore("outbox", _COLUMNS), rows)
+        """Insert :meth:`rows` inside the caller's transaction (an event already waiting is kept).
+
+        In key order: concurrent writers (receivers on one PostgreSQL state) then take the
+        rows' locks in the same order, so they wait for each other instead of deadlocking."""
+        tx.executemany(tx.dialect.insert_ignore("outbox", _COLUMNS), sorted(rows, key=lambda row: row[1]))
 
     def accounts(self, sink_id: int | None, providers: Sequence[str]) -> list[tuple[str, str]]:
         """``(provider, account)`` pairs of ``providers`` with events waiting for ``sink_id``."""

@@ -472,6 +472,26 @@ def test_prune_ledger_runs_at_most_once_per_interval(location, store):
     assert store.known(sink, keys(1)) == set()
 
 
+def test_prune_ledger_on_postgresql_is_a_range_scan_of_the_primary_key(pg_url):
+    """The keys of events before the cutoff come first in the index: the delete reads only them."""
+    StateStore.open(pg_url).close()
+    import psycopg
+
+    from msgevents.state.ledger import PRUNE_SQL
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")  # an empty table: ask what the index can do
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "EXPLAIN " + PRUNE_SQL.replace("?", "%s"), (1, b"\x00\x00\x00\x01", 0)
+            ).fetchall()
+        )
+    assert "ledger_pkey" in plan, plan
+    assert "Index Cond: ((sink_id = " in plan, plan
+    assert "(key < " in plan, plan
+
+
 # -- runs ------------------------------------------------------------------------------------------
 
 

@@ -97,7 +97,7 @@ def test_any_body_maps_cleanly_and_alike_in_every_shape(record):
     assert event.user_id or event.email or event.phone
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.text(max_size=12), _json, max_size=6))
 def test_any_json_object_maps_or_raises_mapping_error(data):
     result = _call(data)
@@ -156,3 +156,23 @@ def test_only_the_token_is_accepted(value, header):
     assert header == "authorization"
     scheme, _, token = value.strip().partition(" ")
     assert (scheme.lower(), token.strip()) == ("bearer", TOKEN)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(bodies(), min_size=1, max_size=4), st.sampled_from(["flat", "grouped", "nested"]))
+def test_a_webhook_and_a_dump_of_the_same_bodies_give_the_same_records_and_events(
+    tmp_path_factory, items, shape
+):
+    shaped = [{"flat": lambda b: b, "grouped": grouped, "nested": nested}[shape](b) for b in items]
+    path = tmp_path_factory.mktemp("dump") / "dump.jsonl"
+    path.write_text("".join(json.dumps(b) + "\n" for b in shaped))
+    from_file = [r.data for batch in PROVIDER.read_input(path) for r in batch]
+    by_webhook = [
+        r.data
+        for b in shaped
+        for r in PROVIDER.parse_webhook(
+            WebhookRequest("POST", "https://h.example/", {}, json.dumps(b).encode(), datetime.now(UTC))
+        )
+    ]
+    assert from_file == by_webhook == shaped
+    assert [_outcome(_call(d)) for d in from_file] == [_outcome(_call(d)) for d in by_webhook]

@@ -9,7 +9,7 @@ user id through the core's identity step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,13 +18,14 @@ from msgevents import EventType
 from msgevents.inputs import BATCH_SIZE, json_record_batches, object_records
 from msgevents_twilio.mapping import TwilioMapper
 from msgevents_twilio.settings import TwilioSettings
+from msgevents_twilio.webhooks import parse_request, verify_request
 
 __all__ = ["BATCH_SIZE", "TwilioProvider"]
 STREAM = "callbacks"
 
 
 class TwilioProvider(msgevents.Provider):
-    """Twilio Programmable Messaging: SMS status callbacks (dump files)."""
+    """Twilio Programmable Messaging: SMS status callbacks (received live, or dump files)."""
 
     name = "twilio"
     title = "Twilio Programmable Messaging (SMS status callbacks)"
@@ -53,6 +54,16 @@ class TwilioProvider(msgevents.Provider):
         is not JSON, is quarantined; a file cut off or not JSON at all raises InputFileError
         after the batches read before the fault."""
         return json_record_batches(path, _records_of)
+
+    def verify_webhook(self, request: msgevents.WebhookRequest) -> None:
+        """``X-Twilio-Signature`` is Twilio's over the URL and the form, keyed with ``…_AUTH_TOKEN``."""
+        self.settings.require("auth_token")
+        assert self.settings.auth_token is not None
+        verify_request(request, self.settings.auth_token.get_secret_value())
+
+    def parse_webhook(self, request: msgevents.WebhookRequest) -> Sequence[msgevents.Record]:
+        """The callback as the record of a dump line with ``received_at`` and the raw ``body``."""
+        return parse_request(request, _records_of)
 
     def map_record(self, record: msgevents.Record) -> list[msgevents.Event] | msgevents.NotModelled:
         """Pure: one callback → one event, or NotModelled (queued, accepted, sending…)."""

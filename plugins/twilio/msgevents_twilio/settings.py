@@ -6,7 +6,7 @@ not provider data, so it is a setting.
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 import msgevents
 
@@ -18,7 +18,8 @@ DEFAULT_HARD_ERROR_CODES = "30005,30006,21211,21610,21614"
 
 
 class TwilioSettings(msgevents.ProviderSettings):
-    """``MSGEVENTS_TWILIO_HARD_ERROR_CODES`` (and the identity file every provider has)."""
+    """``MSGEVENTS_TWILIO_HARD_ERROR_CODES``, ``…_AUTH_TOKEN`` (secret; to receive callbacks)
+    and the identity file every provider has."""
 
     model_config = msgevents.settings_config("twilio")
 
@@ -26,6 +27,12 @@ class TwilioSettings(msgevents.ProviderSettings):
         DEFAULT_HARD_ERROR_CODES,
         description="Comma-separated Twilio error codes that make an undelivered or failed message "
         "a hard bounce; any other code (or none) is a soft bounce.",
+    )
+
+    auth_token: SecretStr | None = Field(
+        None,
+        description="The account's auth token: the key of the X-Twilio-Signature of status callbacks; "
+        "needed only to receive them with msgevents serve.",
     )
 
     @field_validator("hard_error_codes")

@@ -52,7 +52,7 @@ def unwrap_sns(data: dict[str, Any]) -> dict[str, Any] | NotModelled:
     kind = data.get("Type")
     if kind is None:
         return data
-    if kind in SNS_HOUSEKEEPING:
+    if isinstance(kind, str) and kind in SNS_HOUSEKEEPING:  # a JSON list or object is unhashable
         return NotModelled(f"SNS {kind}")
     if kind != "Notification":
         raise MappingError(f"SNS envelope of Type {kind!r}: expected 'Notification'")

@@ -7,15 +7,19 @@ customer id and the campaign id.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, field_validator
 
 import msgevents
+from msgevents_ses.sns import DEFAULT_CERTIFICATE_HOSTS, HostAllowlist
 
 __all__ = ["SesSettings"]
 
 
 class SesSettings(msgevents.ProviderSettings):
-    """``MSGEVENTS_SES_USER_ID_TAG`` and ``MSGEVENTS_SES_CAMPAIGN_ID_TAG``."""
+    """``MSGEVENTS_SES_USER_ID_TAG``, ``…_CAMPAIGN_ID_TAG``; for SNS messages received by
+    ``msgevents serve``: ``…_SNS_CERTIFICATE_HOSTS``, ``…_SNS_TOPIC_ARNS``, ``…_WEBHOOK_MAX_AGE``."""
 
     model_config = msgevents.settings_config("ses")
 
@@ -27,6 +31,41 @@ class SesSettings(msgevents.ProviderSettings):
     campaign_id_tag: str = Field(
         "campaign_id", description="Message tag (mail.tags) holding the campaign id."
     )
+
+    sns_certificate_hosts: str = Field(
+        DEFAULT_CERTIFICATE_HOSTS,
+        description="Hosts SNS signing certificates and subscription confirmations are fetched from, "
+        "over https: comma-separated patterns, '*' for one DNS label. 'http://' is accepted only for "
+        "a loopback host (a local test server).",
+    )
+    sns_topic_arns: str = Field(
+        "",
+        description="Comma-separated SNS topic ARNs whose messages are accepted; empty = any topic "
+        "(the signature still has to be SNS's).",
+    )
+    webhook_max_age: timedelta | None = Field(
+        None,
+        description="Refuse SNS messages whose Timestamp is further than this from the time received "
+        "(seconds or ISO 8601, e.g. PT1H); unset = no freshness check.",
+    )
+
+    @field_validator("sns_certificate_hosts")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        HostAllowlist(value)  # raises ValueError saying what is wrong
+        return value
+
+    @field_validator("webhook_max_age")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
+
+    @property
+    def topic_arns(self) -> frozenset[str]:
+        """The accepted topic ARNs (empty: any)."""
+        return frozenset(arn.strip() for arn in self.sns_topic_arns.split(",") if arn.strip())
 
     @field_validator("user_id_tag", "campaign_id_tag")
     @classmethod

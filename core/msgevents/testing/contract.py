@@ -18,13 +18,31 @@ Use it from a plugin's tests (pytest), with sample input files of the provider::
     def test_two_collects(tmp_path):
         contract.check_two_collects(tmp_path)
 
+A provider that receives webhooks also gives sample requests, signed with the test secrets
+in ``settings`` (and, when it has them, forgeries of each that must be refused)::
+
+    contract = ProviderContract(
+        MyProvider,
+        settings={"webhook_signing_key": "test-key"},
+        webhooks=[WebhookSample(signed_request, forgeries=(altered_body,), hidden=(token,))],
+    )
+
+    def test_webhooks():
+        contract.check_webhooks()
+
 What is checked: declared events are a non-empty subset of the eight; every
 emitted event is a valid :class:`~msgevents.Event` of a declared type, of this
 provider, with a UTC timestamp; mapping is deterministic (same ``event_id`` when
 mapped twice, by a fresh provider instance); a pull with empty settings fails
 with a :class:`~msgevents.ConfigError` naming the missing ``MSGEVENTS_<NAME>_…``
 variables; two sequential collects of the same input deliver nothing the
-second time.
+second time. For webhooks (:meth:`ProviderContract.check_webhooks`): every
+sample is authentic, parses to records that map like the file samples' (valid,
+declared, deterministic, the same records from a fresh instance); each forgery,
+the sample stripped of its headers and body, and the sample checked with any
+secret setting changed are refused with :class:`~msgevents.WebhookRejected`,
+whose message holds no secret setting, no credential header and no ``hidden``
+string of the sample.
 """
 
 from __future__ import annotations
@@ -40,8 +58,9 @@ from msgevents.errors import ConfigError, MappingError
 from msgevents.events import Event, EventType
 from msgevents.plugins import validate_provider_class
 from msgevents.provider import NotModelled, Provider, Record, Window, load_settings
+from msgevents.testing.webhook_contract import WebhookSample, check_webhook_samples
 
-__all__ = ["ContractFailure", "ProviderContract"]
+__all__ = ["ContractFailure", "ProviderContract", "WebhookSample"]
 
 
 class ContractFailure(AssertionError):
@@ -55,6 +74,7 @@ class ProviderContract:
     provider_class: type[Provider]
     inputs: list[Path] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    webhooks: list[WebhookSample] = field(default_factory=list)
 
     def provider(self) -> Provider:
         return self.provider_class(load_settings(self.provider_class.Settings, **self.settings))
@@ -167,3 +187,34 @@ class ProviderContract:
         # run delivers it once, the second counts every copy as already delivered
         if second.total("already_delivered") < first.total("delivered"):
             raise ContractFailure("the second collect did not recognise every delivered event")
+
+    def check_webhooks(self) -> Counter[str]:
+        """Verify, parse and map every webhook sample; refuse its forgeries (module docstring).
+
+        Returns the count of events per type the samples gave."""
+        cls = self.provider_class
+        if not cls.receives_webhooks():
+            if self.webhooks:
+                raise ContractFailure(
+                    f"{cls.name}: webhook samples given, but parse_webhook is not implemented"
+                )
+            return Counter()
+        if cls.verify_webhook is Provider.verify_webhook:
+            raise ContractFailure(f"{cls.name}: parses webhooks but does not say how they are verified")
+        if not self.webhooks:
+            raise ContractFailure("check_webhooks needs sample webhook requests")
+        return check_webhook_samples(self, self.webhooks)
+
+    def _check_mapped(self, provider: Provider, record: Record) -> list[tuple[str, str]]:
+        """The (event id, type) of one record's events, each checked like a file sample's."""
+        try:
+            result = provider.map_record(record)
+        except MappingError:
+            return []
+        if isinstance(result, NotModelled):
+            return []
+        ids = []
+        for event in result:
+            self._check_event(provider, event, record)
+            ids.append((event.event_id, str(event.event)))
+        return ids

@@ -68,7 +68,8 @@ def verify_body(request: WebhookRequest, key: str, max_age: timedelta | None) ->
     """Raise :class:`WebhookRejected` unless the body's signature is Mailgun's with ``key``
     (and, with ``max_age``, its timestamp is no further than that from ``request.received_at``)."""
     timestamp, token, signature = _signature_fields(_body(request))
-    if not hmac.compare_digest(expected_signature(key, timestamp, token), signature.lower()):
+    expected = expected_signature(key, timestamp, token).encode()
+    if not hmac.compare_digest(expected, signature.lower().encode("utf-8", "replace")):  # bytes: any text
         raise WebhookRejected("signature does not match (is MSGEVENTS_MAILGUN_WEBHOOK_SIGNING_KEY right?)")
     if max_age is not None:
         try:

@@ -80,6 +80,8 @@ def test_the_provider_receives_webhooks():
         pytest.param(changed(timestamp="1403645221"), id="time changed"),
         pytest.param(changed(signature="0" * 64), id="other signature"),
         pytest.param(changed(signature=""), id="empty signature"),
+        pytest.param(changed(signature="é" * 64), id="non-ascii signature"),
+        pytest.param(changed(token="tökén"), id="non-ascii token"),
         pytest.param(lambda b: {"event-data": DELIVERED}, id="no signature"),
         pytest.param(lambda b: {**b, "signature": "x"}, id="signature not an object"),
         pytest.param(lambda b: [b], id="array body"),

@@ -119,3 +119,21 @@ def test_signed_webhooks_are_accepted_forged_refused_and_a_later_collect_adds_no
         assert not any(value in text for text in stored), (
             f"a secret or signature of {name} was stored or shown"
         )
+
+
+def test_an_sns_message_whose_certificate_host_is_down_is_answered_503_so_sns_retries(tmp_path):
+    from msgevents_ses.testing import SnsEmulator
+
+    state = tmp_path / "st" / "state.db"
+    with SnsEmulator() as sns:
+        settings = {k: v for k, v in sns.settings.items() if k != "_env_file"}
+        mail = {"messageId": "m-1", "destination": ["a@example.com"], "timestamp": "2024-11-04T09:00:00.000Z"}
+        message = sns.notification({"eventType": "Send", "mail": mail, "send": {}})
+    # the emulator is gone: its host is still allowed, but nobody answers there
+    args = ("--provider", "ses", "--state", str(state), "--to", "feed:feeds")
+    with Receiver(tmp_path, *args, env=_env("ses", settings)) as receiver:
+        answer = _post(receiver, "ses", sns.request(message))
+        assert answer.status_code == 503, answer.text
+        assert "could not fetch the signing certificate" in answer.json()["error"]
+        assert receiver.health()["outbox"] == 0
+        assert receiver.terminate() == 0

@@ -142,10 +142,35 @@ def test_every_provider_that_receives_webhooks_has_webhook_samples():
     assert {"mailgun", "twilio", "ses"} <= set(RECEIVING)
 
 
-def test_a_provider_without_webhooks_passes_the_webhook_check_trivially(fake_plugins):
-    import msgevents_fake
+def test_a_provider_without_webhooks_passes_the_webhook_check_trivially():
+    cls = load_provider("episerver")
+    assert not cls.receives_webhooks()
+    assert ProviderContract(cls).check_webhooks() == {}
 
-    assert ProviderContract(msgevents_fake.FakeProvider).check_webhooks() == {}
+
+def test_the_fake_provider_passes_the_webhook_check(fake_plugins):
+    import hashlib
+    import hmac
+    import json
+    from datetime import UTC, datetime
+
+    import msgevents_fake
+    from msgevents import WebhookRequest
+    from msgevents.testing.contract import WebhookSample
+
+    key = "fake-contract-key"
+    body = json.dumps(fake_records()).encode()
+
+    def post(raw: bytes, signed: bytes) -> WebhookRequest:
+        signature = hmac.new(key.encode(), signed, hashlib.sha256).hexdigest()
+        headers = {"content-type": "application/json", "x-fake-signature": signature}
+        return WebhookRequest(
+            "POST", "https://hooks.example.com/webhooks/fake", headers, raw, datetime.now(UTC)
+        )
+
+    sample = WebhookSample(post(body, body), forgeries=(post(body.replace(b"u1@", b"u9@"), body),))
+    contract = ProviderContract(msgevents_fake.FakeProvider, settings={"webhook_key": key}, webhooks=[sample])
+    assert contract.check_webhooks() == {"Message Sent": 5}
 
 
 def _mailgun_contract():

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from msgevents.errors import ConfigError, MsgEventsError, WebhookRejected
+from msgevents.errors import ConfigError, IncompleteError, MsgEventsError, WebhookRejected
 from msgevents.redact import redact
 from msgevents.serve.committer import StateUnavailable
 from msgevents.serve.metrics import CONTENT_TYPE
@@ -157,6 +157,9 @@ class ServeApp:
         except ConfigError as exc:
             log.error("webhook of %r refused: %s", intake.name, redact(str(exc)))
             return 500, {"error": redact(str(exc))}
+        except IncompleteError as exc:  # verification I/O that may pass (an SNS certificate host down)
+            log.warning("webhook of %r not verified yet: %s", intake.name, redact(str(exc)))
+            return 503, {"error": redact(str(exc))}
         except Exception as exc:  # a bug in the plugin: the provider retries, nothing is stored
             log.exception("webhook of %r: the plugin failed", intake.name)
             return 500, {"error": f"plugin error: {type(exc).__name__}"}

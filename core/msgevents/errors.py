@@ -74,6 +74,13 @@ class SinkUnavailableError(IncompleteError):
     """The sink kept failing after every retry."""
 
 
+class StateUnavailableError(IncompleteError):
+    """The state's database server went away during a run (a PostgreSQL state: connection lost).
+
+    Nothing is lost: what was not acknowledged in the state is sent again by the next run.
+    """
+
+
 class InputFileError(IncompleteError):
     """An ``--input`` file cannot be read to its end, or is not the expected format at all.
 

@@ -175,3 +175,36 @@ def test_an_unreachable_or_refusing_server_exits_2_naming_the_url_without_its_pa
         assert secret not in run.stderr + run.stdout
         assert "Traceback" not in run.stderr
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_server_lost_mid_run_exits_4_saying_nothing_is_lost(places, pg_server):
+    from pg import PostgresServer
+
+    here, _there = places
+    own = PostgresServer(pg_server.bin_dir)  # a server of this test's own, to stop mid-run
+    own.start()
+    try:
+        url = own.create_database()
+        path = write_records(here / "in.jsonl", rows(300))
+        with CrossEngageEmulator(api_key=API_KEY, latency=0.05) as emulator:
+            run = subprocess.Popen(
+                [*MSGEVENTS, "collect", "--provider", "fake", "--to", "crossengage", "--input", str(path)],
+                cwd=here,
+                env=env(here, emulator, url),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 60
+            while len(emulator.accepted) < 20 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            own.stop()
+            _out, errors = run.communicate(timeout=120)
+    finally:
+        own.stop()
+    assert run.returncode == 4, errors
+    shown = url.replace(f":{own.password}@", "@")
+    assert f"the PostgreSQL state '{shown}' became unavailable" in errors
+    assert "nothing is lost" in errors
+    assert "Traceback" not in errors
+    assert own.password not in errors

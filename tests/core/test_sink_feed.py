@@ -63,6 +63,16 @@ def store(tmp_path: Path):
 
 
 @pytest.fixture
+def journal_store(state_location):
+    """A state on each backend, for the feed-file journal: pending files settled on either alike."""
+    opened = StateStore.open(state_location)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
 def open_sink(feeds, store):
     """``open_sink(**settings)``: a feed sink on ``feeds`` opened with the store's journal."""
     sinks: list[FeedSink] = []
@@ -339,10 +349,10 @@ def test_zip_files_rotate_too(open_sink, feeds, cheap_events, monkeypatch, froze
 # -- reconciling a killed run ----------------------------------------------------------------------
 
 
-def test_a_pending_file_that_was_renamed_is_committed(feeds, store, make_event):
+def test_a_pending_file_that_was_renamed_is_committed(feeds, journal_store, make_event):
     sink = FeedSink(str(feeds))
-    sink_id = store.sink_id(sink.key)
-    journal = store.journal(sink_id)
+    sink_id = journal_store.sink_id(sink.key)
+    journal = journal_store.journal(sink_id)
     keys = [ledger_key(make_event(user_id=f"U{i}")) for i in range(3)]
     feeds.mkdir()
     final = feeds / "event_history_20240501120000.json"
@@ -350,15 +360,15 @@ def test_a_pending_file_that_was_renamed_is_committed(feeds, store, make_event):
     journal.record_pending_file(str(feeds / ".partial-1-0.json"), str(final), keys)
     sink.open(journal)
     assert journal.pending_files() == []
-    assert store.known(sink_id, keys) == set(keys)  # kept: not sent again
+    assert journal_store.known(sink_id, keys) == set(keys)  # kept: not sent again
     assert final.exists()
     sink.close()
 
 
-def test_a_pending_file_never_renamed_is_deleted_and_its_events_forgotten(feeds, store, make_event):
+def test_a_pending_file_never_renamed_is_deleted_and_its_events_forgotten(feeds, journal_store, make_event):
     sink = FeedSink(str(feeds))
-    sink_id = store.sink_id(sink.key)
-    journal = store.journal(sink_id)
+    sink_id = journal_store.sink_id(sink.key)
+    journal = journal_store.journal(sink_id)
     keys = [ledger_key(make_event(user_id=f"U{i}")) for i in range(3)]
     feeds.mkdir()
     tmp = feeds / ".partial-1-0.json"
@@ -366,15 +376,17 @@ def test_a_pending_file_never_renamed_is_deleted_and_its_events_forgotten(feeds,
     journal.record_pending_file(str(tmp), str(feeds / "event_history_20240501120000.json"), keys)
     sink.open(journal)
     assert journal.pending_files() == []
-    assert store.known(sink_id, keys) == set()  # forgotten: sent again
+    assert journal_store.known(sink_id, keys) == set()  # forgotten: sent again
     assert list(feeds.iterdir()) == []
     sink.close()
 
 
-def test_a_pending_file_whose_name_another_run_took_is_not_taken_for_delivered(feeds, store, make_event):
+def test_a_pending_file_whose_name_another_run_took_is_not_taken_for_delivered(
+    feeds, journal_store, make_event
+):
     """Killed before the rename; another run then renamed its own file to that name: resend."""
     sink = FeedSink(str(feeds))
-    journal = store.journal(store.sink_id(sink.key))
+    journal = journal_store.journal(journal_store.sink_id(sink.key))
     keys = [ledger_key(make_event(user_id=f"U{i}")) for i in range(3)]
     feeds.mkdir()
     tmp = feeds / ".partial-1-0.json"
@@ -384,7 +396,7 @@ def test_a_pending_file_whose_name_another_run_took_is_not_taken_for_delivered(f
     final.write_text('[\n{"other": 1}\n]\n')  # the other run's file
     sink.open(journal)
     assert journal.pending_files() == []
-    assert store.known(journal.sink_id, keys) == set()  # forgotten: sent again
+    assert journal_store.known(journal.sink_id, keys) == set()  # forgotten: sent again
     assert not tmp.exists()
     assert final.read_text() == '[\n{"other": 1}\n]\n'  # untouched
     sink.close()
@@ -428,20 +440,20 @@ with open(sys.argv[3], "w") as out:
 """
 
 
-def test_a_renamed_file_an_uploader_moved_away_is_still_delivered(feeds, store, make_event):
+def test_a_renamed_file_an_uploader_moved_away_is_still_delivered(feeds, journal_store, make_event):
     """Renamed, then picked up by an uploader before the commit: the events are not sent again."""
     sink = FeedSink(str(feeds))
-    journal = store.journal(store.sink_id(sink.key))
+    journal = journal_store.journal(journal_store.sink_id(sink.key))
     keys = [ledger_key(make_event(user_id=f"U{i}")) for i in range(3)]
     feeds.mkdir()
     journal.record_pending_file(str(feeds / ".partial-1-0.json"), str(feeds / "event_history_1.json"), keys)
     sink.open(journal)  # neither the temporary nor the final file is there
     assert journal.pending_files() == []
-    assert store.known(journal.sink_id, keys) == set(keys)
+    assert journal_store.known(journal.sink_id, keys) == set(keys)
     sink.close()
 
 
-def test_a_finished_temporary_file_nobody_holds_is_left_to_its_own_run(feeds, store):
+def test_a_finished_temporary_file_nobody_holds_is_left_to_its_own_run(feeds, journal_store):
     """Complete but not renamed: its run may hold it as pending; only a run of that state decides."""
     feeds.mkdir()
     host = feed_directory.HOST
@@ -453,7 +465,7 @@ def test_a_finished_temporary_file_nobody_holds_is_left_to_its_own_run(feeds, st
     half_written = feeds / f".partial-{host}-4545-7f00-3.json"
     half_written.write_text("[\n{},\n{")
     sink = FeedSink(str(feeds))
-    journal = store.journal(store.sink_id(sink.key))
+    journal = journal_store.journal(journal_store.sink_id(sink.key))
     assert journal.owner != "4545"
     own = feeds / f".partial-{host}-{journal.owner}-99-7f00-4.json"  # finished, never pending
     own.write_text("[\n{}\n]\n")

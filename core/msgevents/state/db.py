@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from msgevents.errors import ConfigError
+from msgevents.errors import ConfigError, StateUnavailableError
 from msgevents.paths import STATE_SETTING, ensure_directory
 from msgevents.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from msgevents.timestamps import UTC, format_timestamp
@@ -200,6 +200,12 @@ def psycopg_error() -> type[Exception] | tuple[()]:
     return psycopg.Error if psycopg is not None else ()
 
 
+def psycopg_operational_error() -> type[Exception] | tuple[()]:
+    """psycopg's error for a lost connection (server gone, network down), when imported."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg.OperationalError if psycopg is not None else ()
+
+
 def _create_private(path: Path) -> None:
     """Create the state directory (0700) and file (0600) before SQLite opens it."""
     ensure_directory(path.parent, "state directory", STATE_SETTING)
@@ -343,7 +349,20 @@ class Database:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement outside a write transaction (reads); returns its cursor."""
-        return self.require().execute(self.dialect.sql(sql), params)
+        with self.reachable():
+            return self.require().execute(self.dialect.sql(sql), params)
+
+    @contextmanager
+    def reachable(self) -> Iterator[None]:
+        """A lost connection to a PostgreSQL state is a :class:`StateUnavailableError` (exit 4)."""
+        try:
+            yield
+        except psycopg_operational_error() as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StateUnavailableError(
+                f"the PostgreSQL state {self.identity!r} became unavailable: {reason}; nothing is "
+                "lost: what was not acknowledged in the state is sent again by the next run"
+            ) from None
 
     def select_keys(
         self, sql: str, params: Sequence[Any], column: str, keys: Sequence[Any]
@@ -360,13 +379,16 @@ class Database:
         if self.readonly:
             raise RuntimeError("read-only state store")
         conn = self.require()
-        conn.execute("BEGIN IMMEDIATE" if self.dialect is SQLITE else "BEGIN")
-        try:
-            yield Tx(conn, self.dialect)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self.reachable():
+            conn.execute("BEGIN IMMEDIATE" if self.dialect is SQLITE else "BEGIN")
+            try:
+                yield Tx(conn, self.dialect)
+            except psycopg_operational_error():
+                raise  # the connection is gone: nothing to roll back on this side
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def meta(self, key: str) -> str | None:
         if self.conn is None:

@@ -7,7 +7,9 @@ One server per test session (``initdb`` into a temporary directory, ``postgres``
 PostgreSQL refuses to run as root. Run as root (CI), ``initdb`` and ``postgres`` run as the
 ``postgres`` system user (``subprocess`` switches user in the child: no ``su``/``runuser``
 wrapper between the test and the server, so stopping it signals the server itself) and the
-data directory is owned by it; a developer who is not root runs them as themself.
+data directory is owned by it; a developer who is not root runs them as themself. The server
+gets SIGINT (a fast shutdown) when the test process dies however it dies (``setpriv
+--pdeathsig``, util-linux), so a killed test run leaves no server behind.
 
 Password authentication (SCRAM) is on, with a random password per session, so the tests
 exercise the password path of the URL (and that it never shows).
@@ -96,6 +98,9 @@ class PostgresServer:
         ]  # fmt: skip
         if not self.durable:  # a throw-away server: no crash safety needed, so no waiting for the disk
             command += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        setpriv = shutil.which("setpriv")
+        if setpriv:  # a test run killed outright (a timeout's SIGKILL) takes its server with it
+            command = [setpriv, "--pdeathsig", "INT", "--", *command]
         self._process = subprocess.Popen(
             command,
             stdout=log,

@@ -29,7 +29,8 @@ import orjson
 
 from msgevents.errors import ConfigError, IncompleteError, MsgEventsError, WebhookRejected
 from msgevents.redact import redact
-from msgevents.serve.committer import StateUnavailable
+from msgevents.serve.committer import Committer, StateUnavailable
+from msgevents.serve.intake import Intake, Taken
 from msgevents.serve.metrics import CONTENT_TYPE
 from msgevents.serve.service import Service
 from msgevents.timestamps import UTC
@@ -147,29 +148,27 @@ class ServeApp:
             body=body,
             received_at=datetime.now(UTC),
         )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Taken] = loop.create_future()
+        service.pool.submit(_authenticate, service.committer, intake, request, future, loop)
         try:
-            records = await asyncio.get_running_loop().run_in_executor(
-                service.pool, intake.authenticate, request
-            )
+            taken = await future
         except WebhookRejected as exc:
             self.metrics.count(intake.name, "rejected_requests", 1)
             return 401, {"error": f"not authentic: {redact(str(exc))}"}
         except ConfigError as exc:
             log.error("webhook of %r refused: %s", intake.name, redact(str(exc)))
             return 500, {"error": redact(str(exc))}
+        except StateUnavailable as exc:
+            return 503, {"error": redact(str(exc))}
         except IncompleteError as exc:  # verification I/O that may pass (an SNS certificate host down)
             log.warning("webhook of %r not verified yet: %s", intake.name, redact(str(exc)))
-            return 503, {"error": redact(str(exc))}
-        except Exception as exc:  # a bug in the plugin: the provider retries, nothing is stored
-            log.exception("webhook of %r: the plugin failed", intake.name)
-            return 500, {"error": f"plugin error: {type(exc).__name__}"}
-        try:
-            taken = await service.committer.commit(intake, records)
-        except StateUnavailable as exc:
             return 503, {"error": redact(str(exc))}
         except MsgEventsError as exc:
             log.error("webhook of %r: %s", intake.name, redact(str(exc)))
             return 500, {"error": redact(str(exc))}
+        except _PluginFailed as exc:
+            return 500, {"error": str(exc)}
         self.metrics.count(intake.name, "accepted", len(taken.events))
         self.metrics.count(intake.name, "quarantined", taken.quarantined)
         self.metrics.count(intake.name, "not_modelled", taken.not_modelled)
@@ -204,6 +203,29 @@ class ServeApp:
         if service.unconfigured:
             body["unconfigured"] = service.unconfigured
         await _answer(send, 200 if state_ok else 503, body)
+
+
+class _PluginFailed(Exception):
+    """The plugin's verify or parse crashed (a bug): 500, the provider retries, nothing stored."""
+
+
+def _authenticate(
+    committer: Committer,
+    intake: Intake,
+    request: WebhookRequest,
+    future: asyncio.Future[Taken],
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """In a worker thread: verify and parse, then hand the records straight to the committer."""
+    try:
+        records = intake.authenticate(request)
+    except MsgEventsError as exc:  # WebhookRejected, ConfigError
+        Committer.fail(future, loop, exc)
+    except Exception as exc:
+        log.exception("webhook of %r: the plugin failed", intake.name)
+        Committer.fail(future, loop, _PluginFailed(f"plugin error: {type(exc).__name__}"))
+    else:
+        committer.enqueue(intake, records, future, loop)
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -100,6 +100,22 @@ class Committer:
         self._queue.put(_Job(intake, records, future, loop))
         return await future
 
+    def enqueue(
+        self,
+        intake: Intake,
+        records: Sequence[Record],
+        future: asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """From any thread: commit the records, then settle ``future`` on ``loop`` (a worker that
+        verified a request hands it on directly, without a detour through the event loop)."""
+        self._queue.put(_Job(intake, records, future, loop))
+
+    @staticmethod
+    def fail(future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop, error: BaseException) -> None:
+        """From any thread: settle ``future`` with ``error``."""
+        _answer(_Job(None, (), future, loop), error)
+
     # -- the thread -------------------------------------------------------------------------
 
     def _run(self) -> None:

@@ -260,6 +260,9 @@ class DeliveryLoop:
         finally:
             writer.sync()
             self._count(provider.name, report)
+            files = getattr(sink, "files", None)
+            if isinstance(files, list):  # a run's report lists its feed files; a long-lived sink must not
+                files.clear()
         return ctx.verdict.sink_down
 
     def _count(self, provider: str, report: RunReport) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -30,8 +31,11 @@ MAX_LEADING_ERRORS = 10
 #: How much of a bad line an :class:`InvalidJson` item keeps.
 SAMPLE = 2000
 _WHITESPACE = " \t\r\n"
-#: 19 digits in a row: perhaps an integer beyond 64 bits, which only the standard decoder keeps exact
-_LONG_DIGITS = re.compile(r"\d{19}").search
+#: 19 digits in a row: perhaps an integer beyond 64 bits, which orjson turns into a float, silently
+LONG_RUN = 19
+_LONG_DIGITS = re.compile(r"[0-9]{19}").finditer
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_ZEROS = b"0" * LONG_RUN
 EXTRA = "Extra data after a JSON value"
 #: What the decoder stopped at when the input ends inside a value: nothing, or the start of a
 #: literal, a number (``-``, ``1.``, ``1e``) or a ``\uXXXX`` escape.
@@ -62,6 +66,48 @@ def _reject_constant(text: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+class _DigitRuns:
+    """Where the text read so far has 19 or more ASCII digits in a row (absolute offsets).
+
+    orjson (the fast path) turns integers beyond 64 bits into floats without a word, so a
+    value holding such a run (most are harmless digits inside strings) takes the standard
+    decoder. Found once per chunk read, at the speed of ``bytes.translate`` and ``find``
+    (a regular expression over every value cost more than parsing it).
+    """
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+
+    def add(self, buf: str, new: int, base: int) -> None:
+        """Record the runs in ``buf[new:]``, just appended (``base``: the offset of ``buf[0]``);
+        the 18 characters before it are scanned again, for a run going on across the seam."""
+        start = max(0, new - LONG_RUN + 1)
+        text = buf[start:]
+        offset = base + start
+        if not text.isascii():  # offsets in UTF-8 bytes would not be offsets in the text
+            self.starts.extend(offset + m.start() for m in _LONG_DIGITS(text))
+            return
+        zeros = text.encode("ascii").translate(_DIGITS_AS_ZERO)
+        found = zeros.find(_ZEROS)
+        while found >= 0:
+            self.starts.append(offset + found)
+            end = found + LONG_RUN
+            while end < len(zeros) and zeros[end] == 48:  # to the end of this run
+                end += 1
+            found = zeros.find(_ZEROS, end)
+
+    def within(self, start: int, end: int) -> bool:
+        """Does a run start in ``[start, end)`` (absolute offsets)?"""
+        starts = self.starts
+        if not starts:
+            return False
+        index = bisect_left(starts, start)
+        return index < len(starts) and starts[index] < end
+
+    def drop_before(self, offset: int) -> None:
+        del self.starts[: bisect_left(self.starts, offset)]
+
+
 class _JsonScanner:
     """A buffer over the stream; ``pos`` is the next unread character."""
 
@@ -77,6 +123,7 @@ class _JsonScanner:
         self.base = 0  # how many characters were dropped from the buffer's start
         self.multiline = False  # a value spanned lines (pretty-printed): a broken one cannot be skipped
         self.skipped = ""  # where the last bad line was skipped, until a value proves the resync right
+        self.runs = _DigitRuns()
 
     # -- buffer ------------------------------------------------------------------------
 
@@ -93,7 +140,10 @@ class _JsonScanner:
             self.line_start -= self.pos
             self.buf = self.buf[self.pos :]
             self.pos = 0
+            self.runs.drop_before(self.base)
+        new = len(self.buf)
         self.buf += text
+        self.runs.add(self.buf, new, self.base)
         return True
 
     def _skip_whitespace(self) -> bool:
@@ -180,16 +230,33 @@ class _JsonScanner:
         newline = self.buf.find("\n", self.pos)
         if newline < 0:
             return False, None
-        line = self.buf[self.pos : newline]
-        if _LONG_DIGITS(line):  # orjson turns integers beyond 64 bits into floats, silently
+        if self.runs.within(self.base + self.pos, self.base + newline):
             return False, None
         try:
-            value = orjson.loads(line)
+            value = orjson.loads(self.buf[self.pos : newline])
         except orjson.JSONDecodeError:
             return False, None
         self.pos = newline + 1
         self.line += 1
         self.line_start = self.pos
+        return True, value
+
+    def _fast_glued(self) -> tuple[bool, Any]:
+        """Glued values (AWS Firehose: ``{…}{…}``) fast path: the object at ``pos`` up to the
+        next ``}{``, parsed by orjson, if that is one value on one line. A valid JSON text
+        cannot be a proper prefix of another, so a cut that parses is the value's end; a
+        ``}{`` inside a string gives a cut that does not parse, left to the standard decoder."""
+        buf, pos = self.buf, self.pos
+        if buf[pos] != "{":
+            return False, None
+        cut = buf.find("}{", pos) + 1
+        if not cut or buf.find("\n", pos, cut) >= 0 or self.runs.within(self.base + pos, self.base + cut):
+            return False, None
+        try:
+            value = orjson.loads(buf[pos:cut])
+        except orjson.JSONDecodeError:
+            return False, None
+        self.pos = cut
         return True, value
 
     def values(self) -> Iterator[tuple[Any, str]]:
@@ -238,6 +305,8 @@ class _JsonScanner:
             at_line_start = self.pos == self.line_start
             line = self.line
             done, value = self._fast_line()
+            if not done and self.concatenated:
+                done, value = self._fast_glued()
             if not done:
                 try:
                     value = self._decode_one_then_line_goes_on()

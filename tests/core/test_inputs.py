@@ -385,3 +385,25 @@ def test_integers_beyond_64_bits_come_back_exact(number):
     out, error = read_all(lines.encode(), "big.jsonl")
     assert error is None
     assert [value for value, _location in out] == [{"id": number, "n": 1}, [number]]
+
+
+@pytest.mark.parametrize("number", [-(2**63) - 1, 2**64, 10**30])
+def test_integers_beyond_64_bits_in_glued_values_come_back_exact(number):
+    """Glued values take orjson too (cut at "}{"); a long integer must send its value to the
+    standard decoder, wherever it sits, also when it straddles the seam between two reads."""
+    head = {"pad": "x" * (65_536 - 25)}  # puts the number across the first 64 KiB read
+    values = [head, {"id": number}, {"n": 1, "id": number}, {"s": "a}{b", "t": "}{"}]
+    text = "".join(json.dumps(v, separators=(",", ":")) for v in values)
+    assert [value for value, _location in values_of(text, "glued.json")] == values
+
+
+def test_long_digit_runs_inside_strings_do_not_change_values():
+    """A run of digits inside a string sends its value to the standard decoder: same values."""
+    values = [{"id": "1234567890123456789012", "n": n} for n in range(3)] + [{"n": 3}]
+    glued = "".join(json.dumps(v, separators=(",", ":")) for v in values)
+    lines = "".join(json.dumps(v) + "\n" for v in values)
+    for text in (glued, lines):
+        assert [value for value, _location in values_of(text)] == values
+    nonascii = [{"name": "Jürgen", "id": 10**25}, {"name": "Ä", "id": 1}]
+    text = "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in nonascii)
+    assert [value for value, _location in values_of(text)] == nonascii

@@ -35,6 +35,7 @@ _MAX = datetime(2200, 1, 1, tzinfo=UTC)
 _MIN_MILLIS = (_MIN - EPOCH) // timedelta(milliseconds=1)
 _MAX_MILLIS = (_MAX - EPOCH) // timedelta(milliseconds=1)
 _ISO_FRACTION = re.compile(r"(\.\d+)")
+_LONG_FRACTION = re.compile(r"\.\d{7}").search  # searched first: a substitution costs 3 × more
 _ISO_START = re.compile(r"\d{4}-?\d{2}")
 
 
@@ -73,13 +74,30 @@ def _number(value: object, unit: str) -> Decimal:
     raise TimestampError(f"epoch {unit} expected, got {value!r} ({type(value).__name__})")
 
 
+_MIN_SECONDS = (_MIN - EPOCH) // timedelta(seconds=1)
+_MAX_SECONDS = (_MAX - EPOCH) // timedelta(seconds=1)
+
+
 def parse_epoch_seconds(value: int | float | str) -> datetime:
-    """Epoch seconds (int, float or numeric string, e.g. Mailgun's ``1529692199.626182``)."""
+    """Epoch seconds (int, float or numeric string, e.g. Mailgun's ``1529692199.626182``).
+
+    A float means its shortest decimal form (``repr``), rounded half to even to microseconds.
+    """
+    if value.__class__ is float:  # bulk API items and dumps: the common case, without Decimal
+        whole, dot, fraction = repr(value).partition(".")
+        # "1529692199.626182": at most six decimals are exact microseconds, nothing to round
+        if dot and len(fraction) <= 6 and fraction.isdigit() and whole.isdigit():
+            seconds = int(whole)
+            if _MIN_SECONDS <= seconds < _MAX_SECONDS:
+                return EPOCH + timedelta(0, seconds, int(fraction) * _SCALE[len(fraction)])
     micros = int((_number(value, "seconds") * 1_000_000).to_integral_value())
     try:
         return _checked(value, EPOCH + timedelta(microseconds=micros))
     except OverflowError:
         raise _out_of_range(value) from None
+
+
+_SCALE = (0, 100_000, 10_000, 1000, 100, 10, 1)  # microseconds per unit of an n-digit fraction
 
 
 def parse_epoch_millis(value: int | float | str) -> datetime:
@@ -105,7 +123,8 @@ def parse_iso8601(value: str) -> datetime:
         raise TimestampError(f"ISO 8601 string expected, got {value!r} ({type(value).__name__})")
     text = value.strip()
     # fromisoformat accepts at most 6 fraction digits on older Pythons: truncate to microseconds.
-    text = _ISO_FRACTION.sub(lambda m: m.group(1)[:7], text, count=1)
+    if _LONG_FRACTION(text):
+        text = _ISO_FRACTION.sub(lambda m: m.group(1)[:7], text, count=1)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

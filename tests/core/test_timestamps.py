@@ -18,9 +18,12 @@ import subprocess
 import sys
 import textwrap
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from msgevents.timestamps import (
     TimestampError,
@@ -38,6 +41,14 @@ MAILGUN = datetime(2018, 6, 22, 18, 29, 59, 626182, tzinfo=UTC)  # 1529692199.62
 
 
 # -- epoch numbers ---------------------------------------------------------------------------------
+
+
+@given(st.floats(min_value=631152000.0, max_value=7258118400.0, exclude_max=True))
+def test_epoch_seconds_of_a_float_is_its_shortest_decimal_form_rounded_to_microseconds(value):
+    """Floats take a fast path; it gives what the exact decimal arithmetic gives."""
+    micros = int((Decimal(repr(value)) * 1_000_000).to_integral_value())
+    assert parse_epoch_seconds(value) == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    assert parse_epoch_seconds(value).tzinfo is UTC
 
 
 @pytest.mark.parametrize(

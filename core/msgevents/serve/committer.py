@@ -207,18 +207,28 @@ class Committer:
         self.on_group(len(jobs))
         if items:
             self.on_commit(len(items))
-        for job, answer in zip(jobs, answers, strict=True):
-            _answer(job, answer)
+        _answer_all(list(zip(jobs, answers, strict=True)))
+
+
+def _answer_all(pairs: list[tuple[_Job, Taken | BaseException]]) -> None:
+    """Settle a group's futures with one wake-up of each event loop (not one per request)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Taken | BaseException]]] = {}
+    for job, answer in pairs:
+        by_loop.setdefault(job.loop, []).append((job.future, answer))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Taken | BaseException]]) -> None:
+    for future, answer in settled:
+        if future.done():  # the client went away meanwhile
+            continue
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)
 
 
 def _answer(job: _Job, answer: Taken | BaseException) -> None:
-    def settle() -> None:
-        if job.future.done():  # the client went away meanwhile
-            return
-        if isinstance(answer, BaseException):
-            job.future.set_exception(answer)
-        else:
-            job.future.set_result(answer)
-
-    with contextlib.suppress(RuntimeError):  # the event loop is closed: nobody waits any more
-        job.loop.call_soon_threadsafe(settle)
+    _answer_all([(job, answer)])

@@ -5,6 +5,9 @@ system releases it when the process ends, however it ends (``kill -9``
 included), so a crashed run never leaves a stale lock behind. The file holds
 the holder's pid so the second run can name it.
 
+A backfill part locks its own part (``part``) instead of the whole account: parts of
+one account run at once, a part never twice at once.
+
 A PostgreSQL state: a session-level advisory lock on a connection of its own,
 held for the run. The server releases it when that session ends, which it does
 when the process ends however it ends (the socket closes). The session's
@@ -31,14 +34,17 @@ __all__ = ["PostgresRunLock", "RunLock", "run_lock"]
 class RunLock:
     """``with RunLock(state_path, provider, account):`` or :class:`LockedError` at once."""
 
-    def __init__(self, state_path: Path, provider: str, account: str, *, doing: str = "") -> None:
+    def __init__(
+        self, state_path: Path, provider: str, account: str, part: str | None = None, *, doing: str = ""
+    ) -> None:
         """``doing`` says what the holder does in the message a second process gets
-        (default: "collecting '<provider>'")."""
+        (default: "collecting '<provider>'"); ``part`` names a backfill part, locked alone."""
         # the state file's name is part of the key: two state files in one directory are independent
-        digest = hashlib.sha256(f"{state_path.name}\x1f{provider}\x1f{account}".encode()).hexdigest()[:16]
-        self.path = state_path.parent / "locks" / f"{provider}-{digest}.lock"
+        digest = hashlib.sha256(_key(state_path.name, provider, account, part).encode()).hexdigest()[:16]
+        kind = "part-" if part else ""
+        self.path = state_path.parent / "locks" / f"{provider}-{kind}{digest}.lock"
         self.provider = provider
-        self.doing = doing or f"collecting {provider!r}"
+        self.doing = doing or _doing(provider, part)
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -83,12 +89,14 @@ class RunLock:
 class PostgresRunLock:
     """The run lock of a PostgreSQL state: ``pg_try_advisory_lock`` on a session of its own."""
 
-    def __init__(self, url: str, provider: str, account: str, *, doing: str = "") -> None:
-        digest = hashlib.sha256(f"msgevents run\x1f{provider}\x1f{account}".encode()).digest()
+    def __init__(
+        self, url: str, provider: str, account: str, part: str | None = None, *, doing: str = ""
+    ) -> None:
+        digest = hashlib.sha256(_key("msgevents run", provider, account, part).encode()).digest()
         self.key = int.from_bytes(digest[:8], "big", signed=True)
         self.url = url
         self.provider = provider
-        self.doing = doing or f"collecting {provider!r}"
+        self.doing = doing or _doing(provider, part)
         self._conn: Any = None
 
     def acquire(self) -> None:
@@ -140,10 +148,19 @@ class PostgresRunLock:
 
 
 def run_lock(
-    location: Path | str, provider: str, account: str, *, doing: str = ""
+    location: Path | str, provider: str, account: str, part: str | None = None, *, doing: str = ""
 ) -> RunLock | PostgresRunLock:
-    """The run lock of (provider, account) in the state at ``location`` (a path or a URL);
-    ``doing`` says what the holder does in the message a second process gets."""
+    """The run lock of (provider, account) — or of one backfill ``part`` of it — in the state at
+    ``location`` (a path or a URL); ``doing`` says what the holder does in the message a second
+    process gets."""
     if is_postgres(location):
-        return PostgresRunLock(str(location), provider, account, doing=doing)
-    return RunLock(Path(location), provider, account, doing=doing)
+        return PostgresRunLock(str(location), provider, account, part, doing=doing)
+    return RunLock(Path(location), provider, account, part, doing=doing)
+
+
+def _key(first: str, provider: str, account: str, part: str | None) -> str:
+    return f"{first}\x1f{provider}\x1f{account}" + (f"\x1fpart\x1f{part}" if part else "")
+
+
+def _doing(provider: str, part: str | None) -> str:
+    return f"running the backfill part {part} of {provider!r}" if part else f"collecting {provider!r}"

@@ -47,6 +47,9 @@ class RunReport:
     quarantined_before: int = 0  # bad records read again that an earlier run already quarantined
     rejected_before: int = 0  # events read again that the sink refused in an earlier run
     duplicates: int = 0  # events read again while pending in the outbox or earlier in this run
+    claimed_elsewhere: int = 0  # events another live run was delivering at that moment (left to it)
+    claims_released: int = 0  # claims of runs found dead, released (their events sent again)
+    part: str | None = None  # the backfill part this run was
     dropped: Counter[str] = field(default_factory=Counter)
     outbox_sent: int = 0
     outbox_pending: int = 0
@@ -116,6 +119,9 @@ class RunReport:
             "quarantined_before": self.quarantined_before,
             "rejected_before": self.rejected_before,
             "duplicates_in_run": self.duplicates,
+            "claimed_elsewhere": self.claimed_elsewhere,
+            "claims_released": self.claims_released,
+            "part": self.part,
             "not_modelled": dict(self.not_modelled),
             "dropped_by_processor": dict(self.dropped),
             "outbox": {"sent": self.outbox_sent, "pending": self.outbox_pending},
@@ -178,6 +184,14 @@ class RunReport:
             lines.append(
                 "  duplicates (read earlier in this run, or pending in the outbox; sent once): "
                 f"{self.duplicates}"
+            )
+        if self.claimed_elsewhere:
+            lines.append(
+                f"  being delivered by another run at the same time (left to it): {self.claimed_elsewhere}"
+            )
+        if self.claims_released:
+            lines.append(
+                f"  claims of runs that died, released (their events sent again): {self.claims_released}"
             )
         if self.not_modelled:
             parts = ", ".join(f"{k} {v}" for k, v in sorted(self.not_modelled.items()))

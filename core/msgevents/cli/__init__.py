@@ -8,8 +8,10 @@ next run); 5 a plugin broke its contract; 6 another run holds the lock.
 One module per command family, all registered on the group in
 :mod:`~msgevents.cli.base`: :mod:`~msgevents.cli.providers` (``providers``,
 ``about``, ``check``), :mod:`~msgevents.cli.collect` (``collect``, ``replay``,
-which hand over to :mod:`~msgevents.cli.run`), :mod:`~msgevents.cli.new_provider`,
-:mod:`~msgevents.cli.serve` (the webhook receiver, :mod:`msgevents.serve`).
+which hand over to :mod:`~msgevents.cli.run`), :mod:`~msgevents.cli.backfill` (parts
+run as tasks, :mod:`msgevents.backfill`), :mod:`~msgevents.cli.new_provider`,
+:mod:`~msgevents.cli.serve` (the webhook receiver, :mod:`msgevents.serve`); the options
+they share are defined once in :mod:`~msgevents.cli.options`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 
 import click
 
-from msgevents.cli import collect, new_provider, providers, serve  # noqa: F401  (register the commands)
+from msgevents.cli import backfill, collect, new_provider, providers, serve  # noqa: F401  (register the commands)
 from msgevents.cli.base import cli
 from msgevents.redact import redact
 

@@ -9,44 +9,32 @@ from pathlib import Path
 import click
 
 from msgevents.cli.base import cli, fail, setup_logging
+from msgevents.cli.options import (
+    DEFAULT_SINK,
+    input_option,
+    report_option,
+    run_settings,
+    sink_option,
+    state_option,
+    verbose_option,
+)
 from msgevents.cli.run import parse_window_options, run
 from msgevents.errors import ConfigError, MsgEventsError
 from msgevents.objectstore import expand_inputs
 from msgevents.pipeline import CollectOptions
 from msgevents.replay import quarantine_provider
 from msgevents.settings import core_settings
-from msgevents.state.location import state_location
 
 __all__ = ["DEFAULT_SINK", "collect_command", "replay_command"]
-
-DEFAULT_SINK = "feed:./feeds"
 
 
 @cli.command("collect")
 @click.option("--provider", "provider_name", required=True, help="Provider name, e.g. episerver.")
 @click.option("--since", help="Start: ISO 8601 (2024-05-01T00:00:00Z) or relative (2h, 7d).")
 @click.option("--until", help="End: ISO 8601 or relative; makes the run a backfill.")
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    metavar="PATH|GLOB|s3://BUCKET/PREFIX",
-    help="Provider export / webhook-dump file, a glob of them, or S3 objects under a prefix "
-    "(repeat for several); needs no API credentials.",
-)
-@click.option(
-    "--to",
-    "sink_spec",
-    default=DEFAULT_SINK,
-    show_default=True,
-    help="Sink: feed:DIR | crossengage | jsonl:PATH (- = stdout).",
-)
-@click.option(
-    "--state",
-    "state_path",
-    callback=lambda _ctx, _param, value: None if value is None else state_location(value),
-    help="State file, or a postgresql:// URL [env MSGEVENTS_STATE].",
-)
+@input_option
+@sink_option
+@state_option
 @click.option(
     "--dry-run", is_flag=True, help="Read, map, validate and report; send nothing, change no state."
 )
@@ -54,10 +42,8 @@ DEFAULT_SINK = "feed:./feeds"
 @click.option(
     "--limit", type=click.IntRange(min=1), help="Read at most N records (positions do not advance)."
 )
-@click.option(
-    "--report", "report_path", type=click.Path(path_type=Path), help="Write the run report as JSON."
-)
-@click.option("-v", "--verbose", count=True, help="Log HTTP requests (credentials redacted).")
+@report_option
+@verbose_option
 def collect_command(
     provider_name: str,
     since: str | None,
@@ -88,9 +74,7 @@ def collect_command(
             dry_run=dry_run,
             full_refresh=full_refresh,
             limit=limit,
-            chunk_size=settings.chunk_size,
-            ledger_retention=settings.ledger_retention,
-            identity_file=settings.identity_file,
+            **run_settings(settings),
         )
     except MsgEventsError as exc:
         fail(exc)
@@ -99,18 +83,11 @@ def collect_command(
 
 @cli.command("replay")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option("--to", "sink_spec", default=DEFAULT_SINK, show_default=True, help="Sink, as for collect.")
-@click.option(
-    "--state",
-    "state_path",
-    callback=lambda _ctx, _param, value: None if value is None else state_location(value),
-    help="State file, or a postgresql:// URL [env MSGEVENTS_STATE].",
-)
+@sink_option
+@state_option
 @click.option("--dry-run", is_flag=True, help="Map and report only.")
-@click.option(
-    "--report", "report_path", type=click.Path(path_type=Path), help="Write the run report as JSON."
-)
-@click.option("-v", "--verbose", count=True, help="Log HTTP requests (credentials redacted).")
+@report_option
+@verbose_option
 def replay_command(
     file: Path,
     sink_spec: str,
@@ -128,9 +105,7 @@ def replay_command(
             state_path=state_path or settings.state,
             replay=file,
             dry_run=dry_run,
-            chunk_size=settings.chunk_size,
-            ledger_retention=settings.ledger_retention,
-            identity_file=settings.identity_file,
+            **run_settings(settings),
         )
     except MsgEventsError as exc:
         fail(exc)

@@ -7,6 +7,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,7 +21,7 @@ from msgevents.sink import Sink
 from msgevents.timestamps import UTC
 from msgevents.windows import Bound, check_order, parse_bound
 
-__all__ = ["make_sink", "parse_window_options", "run", "write_report"]
+__all__ = ["make_sink", "parse_window_options", "run", "write_json", "write_report"]
 
 
 def make_sink(spec: str, registry: Registry, *, required: bool) -> Sink | None:
@@ -69,9 +70,14 @@ def run(
 
 
 def write_report(path: Path | None, report: RunReport) -> None:
+    write_json(path, report.as_dict())  # as_dict() masks secrets in every value
+
+
+def write_json(path: Path | None, data: dict[str, Any]) -> None:
+    """The ``--report`` file: replaced atomically (or written into, when it is a pipe or a device)."""
     if path is None:
         return
-    text = json.dumps(report.as_dict(), indent=2) + "\n"  # as_dict() masks secrets in every value
+    text = json.dumps(data, indent=2) + "\n"
     try:
         if path.exists() and not path.is_file():  # /dev/stdout, a named pipe: write, never replace
             with path.open("w") as out:

@@ -130,7 +130,9 @@ class Acknowledger:
         verdict = self.ctx.verdict
         verdict.sink_down = redact(outcome.error or "the sink did not acknowledge")
         to_park: list[tuple[Event, Origin]] = []
+        keys: list[bytes] = []
         for receipt, event in outcome.failed:
+            keys.append(receipt.key)
             self.inflight.settle([receipt])
             self.positions.failed.add(receipt.tag)
             self.ctx.report.count(receipt.event_type, "pending")
@@ -141,6 +143,8 @@ class Acknowledger:
             else:
                 to_park.append((event, receipt.tag))
         self.outbox.park(to_park)
+        if self.ctx.sink_id is not None:  # parked (or to be read again): no longer being delivered
+            self.ctx.store.release_claims(self.ctx.sink_id, keys)
 
     def objects(self, read: list[ObjectInput], buffered: bool) -> None:
         """Record the objects read to their end whose events all reached the sink (or wait in

@@ -36,6 +36,7 @@ from msgevents.report import Progress, RunReport
 from msgevents.run import sources
 from msgevents.run.acknowledge import Acknowledger, Positions
 from msgevents.run.checks import Checks, Contract
+from msgevents.run.claims import RunClaims
 from msgevents.run.context import RunContext
 from msgevents.run.dedupe import Deduplicator
 from msgevents.run.delivery import Delivery
@@ -94,7 +95,8 @@ class Collector:
         self.positions = Positions(ctx, inflight, buffer)
         self.acknowledge = Acknowledger(ctx, inflight, self.positions, self.outbox, book)
         dedupe = Deduplicator(ctx, self.outbox, inflight)
-        self.deliver = Delivery(ctx, buffer, dedupe, inflight, self.outbox, self.acknowledge)
+        self.claims = RunClaims(ctx)
+        self.deliver = Delivery(ctx, buffer, dedupe, inflight, self.outbox, self.acknowledge, self.claims)
         self._objects_read: list[ObjectInput] = []  # objects read to their end in this run
 
     @property
@@ -112,25 +114,32 @@ class Collector:
         ctx = self.ctx
         options = ctx.options
         lock = (
-            None if options.dry_run else run_lock(options.state_path, ctx.provider.name, ctx.provider.account)
+            None
+            if options.dry_run
+            else run_lock(options.state_path, ctx.provider.name, ctx.provider.account, options.part)
         )
+        presence = None
         try:
             if lock is not None:
                 lock.acquire()
             self._open_state()
+            if ctx.report.run_id is not None:  # tells other processes this run is alive
+                presence = ctx.store.hold_presence(ctx.report.run_id)
             self._run_inside()
         except MsgEventsError as exc:
-            finish(ctx, self.quarantine, self.progress, self.acknowledge, fatal=exc)
+            finish(ctx, self.quarantine, self.progress, self.acknowledge, self.claims, fatal=exc)
             exc.report = ctx.report  # type: ignore[attr-defined]
             raise
         except BaseException:
-            finish(ctx, self.quarantine, self.progress, self.acknowledge, crashed=True)
+            finish(ctx, self.quarantine, self.progress, self.acknowledge, self.claims, crashed=True)
             raise
         else:
-            finish(ctx, self.quarantine, self.progress, self.acknowledge)
+            finish(ctx, self.quarantine, self.progress, self.acknowledge, self.claims)
         finally:
             if ctx.state is not None:
                 ctx.state.close()
+            if presence is not None:
+                presence.release()
             if lock is not None:
                 lock.release()
         return ctx.report
@@ -147,8 +156,9 @@ class Collector:
             ctx.sink_id = ctx.state.sink_id(ctx.sink.key)
         self.quarantine.prepare()
         if not options.dry_run:
+            ctx.report.part = options.part
             ctx.report.run_id = ctx.state.start_run(
-                ctx.provider.name, ctx.provider.account, ctx.report.sink, ctx.report.mode
+                ctx.provider.name, ctx.provider.account, ctx.report.sink, ctx.report.mode, options.part
             )
 
     def _run_inside(self) -> None:
@@ -157,7 +167,8 @@ class Collector:
         if ctx.delivering:
             assert ctx.sink is not None
             assert ctx.sink_id is not None
-            ctx.sink.open(ctx.store.journal(ctx.sink_id))
+            ctx.sink.open(ctx.store.journal(ctx.sink_id))  # settles pending feed files first
+            self.claims.start()
             ctx.store.prune_ledger(ctx.options.ledger_retention)
         self._send_outbox()
         stopped_by: MsgEventsError | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from msgevents.events import Event
 from msgevents.run.acknowledge import Acknowledger
+from msgevents.run.claims import RunClaims
 from msgevents.run.context import RunContext
 from msgevents.run.dedupe import Deduplicator
 from msgevents.run.inflight import InFlight
@@ -28,8 +29,10 @@ class Delivery:
         inflight: InFlight,
         outbox: RunOutbox,
         acknowledge: Acknowledger,
+        claims: RunClaims,
     ) -> None:
         self.ctx = ctx
+        self.claims = claims
         self.buffer = buffer  # shared with the positions: a stream with buffered events waits
         self.dedupe = dedupe
         self.inflight = inflight
@@ -73,6 +76,9 @@ class Delivery:
             self.acknowledge.positions.failed.add(origin)
             return
         assert ctx.sink is not None
+        events, keys = self.claims(events, keys)  # only what no other run is delivering
+        if not events:
+            return
         self.inflight.add(origin, keys)
         self.acknowledge.all(ctx.sink.send(events, origin))
 

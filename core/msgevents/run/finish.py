@@ -10,6 +10,7 @@ from msgevents.quarantine import QuarantineWriter
 from msgevents.redact import redact
 from msgevents.report import Progress
 from msgevents.run.acknowledge import Acknowledger
+from msgevents.run.claims import RunClaims
 from msgevents.run.context import RunContext
 from msgevents.timestamps import UTC
 
@@ -23,6 +24,7 @@ def finish(
     quarantine: QuarantineWriter,
     progress: Progress | None,
     acknowledge: Acknowledger,
+    claims: RunClaims,
     *,
     fatal: MsgEventsError | None = None,
     crashed: bool = False,
@@ -36,6 +38,10 @@ def finish(
         except Exception:
             log.debug("collecting outcomes after a fatal error failed", exc_info=True)
     _close(ctx)
+    try:
+        claims.finish()
+    except Exception:
+        log.debug("releasing the run's claims failed (a later run releases them)", exc_info=True)
     quarantine.close()
     if progress is not None:
         progress.done()

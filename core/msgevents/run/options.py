@@ -30,6 +30,8 @@ class CollectOptions:
     ledger_retention: timedelta = timedelta(days=90)
     quarantine_dir: Path | None = None
     identity_file: Path | None = None  # MSGEVENTS_IDENTITY_FILE; the provider's own setting wins
+    #: a backfill part (``msgevents backfill``): locks this name instead of the whole account
+    part: str | None = None
 
     @property
     def mode(self) -> str:

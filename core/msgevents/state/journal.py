@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from msgevents.sink import PendingFile
+from msgevents.state.claims import Claims
 from msgevents.state.db import Database, Tx, now_iso
 from msgevents.state.ledger import Ledger
 
@@ -21,9 +22,10 @@ __all__ = ["FeedFiles", "FeedJournal"]
 class FeedFiles:
     """The ``feed_files`` table, and which files' keys are in the ledger already (this process)."""
 
-    def __init__(self, db: Database, ledger: Ledger) -> None:
+    def __init__(self, db: Database, ledger: Ledger, claims: Claims) -> None:
         self.db = db
         self.ledger = ledger
+        self.claims = claims
         #: feed file id -> (sink id, the sorted ledger keys recorded with it), until acknowledged
         self._journaled: dict[int, tuple[int, list[bytes]]] = {}
 
@@ -37,6 +39,7 @@ class FeedFiles:
                 (sink_id, tmp_path, final_path, len(keys), now_iso()),
             )
             self.ledger.insert(tx, sink_id, ordered, file_id=file_id, now=now)
+            self.claims.release(tx, sink_id, ordered)  # the pending file's ledger rows hold them now
         self._journaled[file_id] = (sink_id, ordered)  # acknowledging the file need not insert them again
         return file_id
 

@@ -116,5 +116,16 @@ CREATE TABLE input_objects (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str | Callable[[Tx], None]] = [_V1, _V2, _v3_time_prefixed_ledger, _V4]
+# version 5: claims — the run delivering an event right now (see msgevents.state.claims), so
+# runs of one account may run at once (backfill parts); and which backfill part a run was
+_V5 = """
+CREATE TABLE claims (
+    sink_id INTEGER NOT NULL, key BLOB NOT NULL, run_id INTEGER NOT NULL,
+    PRIMARY KEY (sink_id, key)
+) WITHOUT ROWID;
+CREATE INDEX claims_by_run ON claims(run_id);
+ALTER TABLE runs ADD COLUMN part TEXT;
+"""
+
+MIGRATIONS: list[str | Callable[[Tx], None]] = [_V1, _V2, _v3_time_prefixed_ledger, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)

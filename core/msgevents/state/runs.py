@@ -20,12 +20,26 @@ class Runs:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def start(self, provider: str, account: str, sink: str, mode: str) -> int:
+    def start(self, provider: str, account: str, sink: str, mode: str, part: str | None = None) -> int:
         with self.db.transaction() as tx:
             return tx.insert_id(
-                "INSERT INTO runs(provider, account, sink, mode, pid, started_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (provider, account, sink, mode, os.getpid(), now_iso()),
+                "INSERT INTO runs(provider, account, sink, mode, pid, started_at, part) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (provider, account, sink, mode, os.getpid(), now_iso(), part),
             )
+
+    def of_parts(self, prefix: str) -> dict[str, list[dict[str, Any]]]:
+        """Runs whose ``part`` starts with ``prefix``: per part, ``id``, ``outcome``, ``exit_code``."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        if self.db.conn is None:
+            return found
+        rows = self.db.execute(
+            "SELECT part, id, outcome, exit_code FROM runs WHERE substr(part, 1, ?) = ? ORDER BY id",
+            (len(prefix), prefix),
+        )
+        for part, run_id, outcome, exit_code in rows:
+            found.setdefault(part, []).append({"id": run_id, "outcome": outcome, "exit_code": exit_code})
+        return found
 
     def finish(self, run_id: int, outcome: str, exit_code: int | None, report: dict[str, Any]) -> None:
         with self.db.transaction() as tx:

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from msgevents.events import Event
+from msgevents.presence import Held, presence_for
+from msgevents.state.claims import Claims
 from msgevents.state.db import Database, Tx, migrate
 from msgevents.state.input_objects import InputObjects
 from msgevents.state.journal import FeedFiles, FeedJournal
@@ -40,7 +42,8 @@ class StateStore:
         self.outbox = Outbox(db)
         self.positions_table = Positions(db)
         self.runs_table = Runs(db)
-        self.feed_files = FeedFiles(db, self.ledger)
+        self.claims = Claims(db)
+        self.feed_files = FeedFiles(db, self.ledger, self.claims)
         self.quarantine_keys = QuarantineKeys(db)
         self.input_objects = InputObjects(db)
 
@@ -154,8 +157,10 @@ class StateStore:
                 keys = sorted(delivered)
                 if journaled != (sink_id, keys):  # a feed file's keys are in the ledger already
                     self.ledger.insert(tx, sink_id, keys, now=now)
+                    self.claims.release(tx, sink_id, keys)  # (and their claims released with them)
             if rejected:
                 self.ledger.reject(tx, sink_id, rejected, now=now)
+                self.claims.release(tx, sink_id, rejected)
             self.positions_table.advance(tx, sink_id, positions)
             if outbox_done:
                 self.outbox.done(tx, sink_id, outbox_done)
@@ -202,6 +207,49 @@ class StateStore:
             self.feed_files.prune(tx)
             tx.execute(tx.dialect.upsert("meta", ["key", "value"], ["key"]), ("ledger_pruned_at", str(now)))
         return deleted
+
+    # -- claims (runs of one account at once: see msgevents.state.claims) ------------------------
+
+    def claim(self, sink_id: int, run_id: int, keys: Sequence[bytes]) -> tuple[list[bytes], dict[bytes, int]]:
+        """Claim ``keys`` for ``run_id``: ``(keys to send, keys the ledger holds with their status)``.
+
+        One transaction: claims inserted where absent, then the ledger looked up for the keys
+        won (their claims are dropped again when it holds them). Keys in neither list are
+        held by another run.
+        """
+        with self.db.transaction() as tx:
+            won = self.claims.take(tx, sink_id, run_id, keys)
+            known = self.ledger.status(sink_id, list(won)) if won else {}
+            if known:
+                self.claims.release(tx, sink_id, list(known))
+        return [key for key in keys if key in won and key not in known], known
+
+    def release_claims(self, sink_id: int, keys: Sequence[bytes]) -> None:
+        """Drop the claims of ``keys`` (parked in the outbox, or never sent)."""
+        if keys:
+            with self.db.transaction() as tx:
+                self.claims.release(tx, sink_id, keys)
+
+    def release_run_claims(self, run_id: int) -> int:
+        """Drop whatever claims ``run_id`` still holds (the run is ending); how many."""
+        with self.db.transaction() as tx:
+            return self.claims.release_run(tx, run_id)
+
+    def sweep_claims(
+        self, sink_id: int, keys: Sequence[bytes] | None = None, *, own: int | None = None
+    ) -> int:
+        """Release the claims of dead runs (on ``keys``, or all of ``sink_id``); how many went."""
+        holders = self.claims.runs(sink_id) if keys is None else self.claims.holders(sink_id, keys)
+        holders.discard(own)  # type: ignore[arg-type]
+        return self.claims.sweep(holders, self.run_alive) if holders else 0
+
+    def hold_presence(self, run_id: int) -> Held:
+        """Hold the lock that tells other processes ``run_id`` is alive (until released)."""
+        return presence_for(self.location, self.db.conn).hold(run_id)
+
+    def run_alive(self, run_id: int) -> bool:
+        """Whether run ``run_id`` still holds its presence lock (is running somewhere)."""
+        return presence_for(self.location, self.db.conn).alive(run_id)
 
     # -- quarantine ----------------------------------------------------------------------------
 
@@ -268,8 +316,12 @@ class StateStore:
 
     # -- runs --------------------------------------------------------------------------------------
 
-    def start_run(self, provider: str, account: str, sink: str, mode: str) -> int:
-        return self.runs_table.start(provider, account, sink, mode)
+    def start_run(self, provider: str, account: str, sink: str, mode: str, part: str | None = None) -> int:
+        return self.runs_table.start(provider, account, sink, mode, part)
+
+    def part_runs(self, prefix: str) -> dict[str, list[dict[str, Any]]]:
+        """Runs of backfill parts whose name starts with ``prefix``, per part, oldest first."""
+        return self.runs_table.of_parts(prefix)
 
     def finish_run(self, run_id: int, outcome: str, exit_code: int | None, report: dict[str, Any]) -> None:
         self.runs_table.finish(run_id, outcome, exit_code, report)

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(PLUGINS))
-EDITABLES := -e 'core[s3,serve,postgres]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
+EDITABLES := -e 'core[s3,serve,postgres,dask]' $(foreach p,$(PLUGIN_DIRS),-e $(p))
 
 .PHONY: install dev demo test lint bench clean
 

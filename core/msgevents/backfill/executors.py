@@ -154,7 +154,7 @@ class DaskExecutor:
                 ): task
                 for task in tasks
             }
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 task = futures[future]
                 if future.status == "finished":
                     yield PartOutcome(task.part, future.result())

@@ -21,6 +21,10 @@ next pass looks.
 others skip it, and find its rows gone from the outbox, or in the ledger, when they look
 next: delivery is shared without sending an event twice.
 
+**Other runs of the same account at once** (backfill parts, which lock only their part):
+the loop is a run of its own (a run record and its presence lock, held while it runs),
+and sends only the events it claimed (:mod:`msgevents.state.claims`), like every run.
+
 **Sink down.** A pass whose sink stopped acknowledging leaves the events in the
 outbox; the sink is closed and rebuilt after a pause that doubles up to
 ``MSGEVENTS_SERVE_RETRY_MAX`` seconds. Requests are accepted meanwhile (bounded by disk).
@@ -43,6 +47,7 @@ from msgevents.quarantine import QuarantineWriter
 from msgevents.redact import redact
 from msgevents.report import RunReport
 from msgevents.run.acknowledge import Acknowledger, Positions
+from msgevents.run.claims import RunClaims
 from msgevents.run.context import RunContext
 from msgevents.run.dedupe import Deduplicator
 from msgevents.run.delivery import Delivery
@@ -114,6 +119,7 @@ class DeliveryLoop:
         self._deadline = 0.0
         self._sink: Sink | None = None
         self._sink_key = ""
+        self._run_id: int | None = None  # the loop's run record: its claims are tied to it
         self._thread = threading.Thread(target=self._run, name="msgevents-delivery", daemon=True)
 
     def start(self, sink_key: str) -> None:
@@ -143,9 +149,12 @@ class DeliveryLoop:
 
     def _run(self) -> None:
         store = StateStore.open(self.state_path)
+        presence = None
         try:
             sink_id = store.sink_id(self._sink_key)
             assert sink_id is not None
+            self._run_id = store.start_run("serve", "", self._sink_key.partition(":")[0], "serve")
+            presence = store.hold_presence(self._run_id)
             pause = 0.0
             while True:
                 if not self._wait(pause):
@@ -161,7 +170,15 @@ class DeliveryLoop:
             self._close_sink()
             for writer in self._writers.values():
                 writer.close()
+            if self._run_id is not None:
+                try:
+                    store.release_run_claims(self._run_id)
+                    store.finish_run(self._run_id, "stopped", 0, {"delivered": self.status.delivered})
+                except Exception:
+                    log.debug("closing the delivery run's record failed", exc_info=True)
             store.close()
+            if presence is not None:
+                presence.release()
 
     def _late(self) -> bool:
         return time.monotonic() >= self._deadline
@@ -210,6 +227,7 @@ class DeliveryLoop:
             log.warning("sink unavailable: %s", self.status.state)
             return False
         store.prune_ledger(self.ledger_retention)
+        store.sweep_claims(sink_id, own=self._run_id)  # of runs that died: their rows are sent here
         for provider_name, account in pairs:
             lock = run_lock(self.state_path, provider_name, account, doing="delivering")
             try:
@@ -238,6 +256,7 @@ class DeliveryLoop:
         )
         ctx = RunContext(provider, sink, CollectOptions(state_path=self.state_path), report)
         ctx.state, ctx.sink_id = store, sink_id
+        report.run_id = self._run_id
         writer = self._writers.get(provider.name)
         if writer is None:
             writer = self._writers[provider.name] = QuarantineWriter(self.quarantine_dir, provider.name)
@@ -247,7 +266,9 @@ class DeliveryLoop:
         buffer: dict[Origin, list[Event]] = {}
         positions = Positions(ctx, inflight, buffer)
         acknowledge = Acknowledger(ctx, inflight, positions, outbox, book)
-        deliver = Delivery(ctx, buffer, Deduplicator(ctx, outbox, inflight), inflight, outbox, acknowledge)
+        deliver = Delivery(
+            ctx, buffer, Deduplicator(ctx, outbox, inflight), inflight, outbox, acknowledge, RunClaims(ctx)
+        )
         try:
             outbox.start()
             for events, keys in outbox.batches():

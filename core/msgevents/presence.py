@@ -14,6 +14,7 @@ claims of a dead one (:mod:`msgevents.state.claims`).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -103,6 +104,9 @@ class _HeldSession:
 
     def release(self) -> None:
         if self._conn is not None:
+            # at once: closing alone frees the lock only once the server saw the session end
+            with contextlib.suppress(Exception):  # (closing below frees it anyway)
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
             self._conn.close()  # ending the session releases its advisory locks
             self._conn = None
 

@@ -6,6 +6,8 @@ emulator on 127.0.0.1; the executors are real: worker processes on this machine 
 a Dask ``LocalCluster`` with several worker processes. A worker is killed with
 SIGKILL in the middle of a part (the fake provider waits at a known point,
 ``MSGEVENTS_FAKE_HOLD``, and says its pid): every event still arrives exactly once.
+Parts at the same time run on both state backends: a SQLite file, and a real PostgreSQL
+database (``pg_url``), the state a Dask cluster of several machines shares.
 """
 
 from __future__ import annotations
@@ -81,20 +83,12 @@ def environment(tmp_path: Path, data: Path, **extra: str) -> dict[str, str]:
 
 
 def backfill(
-    tmp_path: Path, env: dict[str, str], *args: str, report: str = "report.json"
+    tmp_path: Path, env: dict[str, str], *args: str, report: str = "report.json", state: Path | str = ""
 ) -> subprocess.Popen:
+    state = state or tmp_path / "state" / "state.db"
+    command = ["backfill", "--provider", "fake", "--state", str(state), "--report", report, *args]
     return subprocess.Popen(
-        [
-            *MSGEVENTS,
-            "backfill",
-            "--provider",
-            "fake",
-            "--state",
-            "state/state.db",
-            "--report",
-            report,
-            *args,
-        ],
+        [*MSGEVENTS, *command],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -133,8 +127,15 @@ def test_a_backfill_over_several_days_delivers_each_event_once_and_a_rerun_nothi
     assert sorted((tmp_path / "feeds").iterdir()) == files
 
 
-@pytest.mark.parametrize("sink", ["feed", "crossengage"])
-def test_two_overlapping_backfills_at_once_deliver_each_event_once(tmp_path, sink):
+def location(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    return tmp_path / "state" / "state.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
+
+
+@pytest.mark.parametrize(
+    ("sink", "backend"), [("feed", "sqlite"), ("crossengage", "sqlite"), ("crossengage", "postgresql")]
+)
+def test_two_overlapping_backfills_at_once_deliver_each_event_once(tmp_path, sink, backend, request):
+    state_location = location(backend, tmp_path, request)
     rows = pulled(days=4, per_stream=60)
     with CrossEngageEmulator(api_key=API_KEY, latency=0.01) as ce:
         env = environment(
@@ -146,10 +147,18 @@ def test_two_overlapping_backfills_at_once_deliver_each_event_once(tmp_path, sin
         to = "feed:feeds" if sink == "feed" else "crossengage"
         common = ("--to", to, "--workers", "2", "--partition", "12h")
         first = backfill(
-            tmp_path, env, "--since", iso(T0), "--until", iso(T0 + 3 * DAY), *common, report="a.json"
+            tmp_path,
+            env,
+            *("--since", iso(T0), "--until", iso(T0 + 3 * DAY), *common),
+            report="a.json",
+            state=state_location,
         )
         second = backfill(
-            tmp_path, env, "--since", iso(T0 + DAY), "--until", iso(T0 + 4 * DAY), *common, report="b.json"
+            tmp_path,
+            env,
+            *("--since", iso(T0 + DAY), "--until", iso(T0 + 4 * DAY), *common),
+            report="b.json",
+            state=state_location,
         )
         (code_a, err_a), (code_b, err_b) = finish(first), finish(second)
         assert (code_a, code_b) == (0, 0), err_a + err_b
@@ -230,19 +239,10 @@ def prepare_kill(tmp_path: Path, days: int) -> tuple[list[dict], dict[str, str],
 
 
 def test_a_local_worker_killed_mid_part_changes_nothing_delivered(tmp_path):
+    state_location = tmp_path / "state" / "state.db"
     rows, env, hold = prepare_kill(tmp_path, days=3)
-    process = backfill(
-        tmp_path,
-        env,
-        "--since",
-        iso(T0),
-        "--until",
-        iso(T0 + 3 * DAY),
-        "--to",
-        "feed:feeds",
-        "--workers",
-        "2",
-    )
+    args = ("--since", iso(T0), "--until", iso(T0 + 3 * DAY), "--to", "feed:feeds", "--workers", "2")
+    process = backfill(tmp_path, env, *args, state=state_location)
     kill_the_holder(hold)
     code, err = finish(process)
     assert code == 0, err
@@ -250,7 +250,11 @@ def test_a_local_worker_killed_mid_part_changes_nothing_delivered(tmp_path):
     check_killed_part(tmp_path, rows, err)
 
 
-def test_a_dask_worker_killed_mid_part_on_a_local_cluster_every_event_once(tmp_path, monkeypatch):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_dask_worker_killed_mid_part_on_a_local_cluster_every_event_once(
+    tmp_path, monkeypatch, backend, request
+):
+    state_location = location(backend, tmp_path, request)
     from distributed import LocalCluster
 
     rows, env, hold = prepare_kill(tmp_path, days=4)
@@ -267,18 +271,8 @@ def test_a_dask_worker_killed_mid_part_on_a_local_cluster_every_event_once(tmp_p
         silence_logs=logging.CRITICAL,
     ) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
-        process = backfill(
-            tmp_path,
-            env,
-            "--since",
-            iso(T0),
-            "--until",
-            iso(T0 + 4 * DAY),
-            "--to",
-            "feed:feeds",
-            "--executor",
-            address,
-        )
+        args = ("--since", iso(T0), "--until", iso(T0 + 4 * DAY), "--to", "feed:feeds", "--executor", address)
+        process = backfill(tmp_path, env, *args, state=state_location)
         pid = kill_the_holder(hold)
         code, err = finish(process)
     assert code == 0, err

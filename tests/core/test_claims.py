@@ -1,7 +1,8 @@
 """Claims: runs of one account at once never both send an event (msgevents.state.claims).
 
-Two connections to one state file stand for two processes; a dead run is a real
-process killed with SIGKILL while it holds claims.
+Two connections to one state stand for two processes; a dead run is a real process
+killed with SIGKILL while it holds claims. Every test runs on both backends: a SQLite
+file and a real PostgreSQL database (``state_location``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ def keys(*numbers: int) -> list[bytes]:
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "state.db"
+def path(state_location: Path | str) -> Path | str:
+    return state_location
 
 
 @pytest.fixture
-def two(path: Path):
+def two(path: Path | str):
     a, b = StateStore.open(path), StateStore.open(path)
     yield a, b
     a.close()
@@ -122,11 +123,14 @@ def test_the_claims_of_a_killed_run_are_released_by_whoever_finds_them(path, two
         holder.stdout.close()  # type: ignore[union-attr]
 
 
-def test_a_run_that_ended_is_not_alive_and_its_presence_file_is_gone(path, two):
+def test_a_run_that_ended_is_not_alive(path, two):
     a, b = two
     run = start(a)
     held = a.hold_presence(run)
     assert b.run_alive(run)
+    assert a.run_alive(run)  # asked through another connection or file handle: still held
     held.release()
     assert not b.run_alive(run)
-    assert not list((path.parent / "locks").glob(f"run-*-{run}.lock"))
+    assert not b.run_alive(run)  # looking did not take it for good
+    if isinstance(path, Path):
+        assert not list((path.parent / "locks").glob(f"run-*-{run}.lock"))

@@ -21,6 +21,7 @@ from msgevents.errors import IncompleteError, MsgEventsError
 from msgevents.objectstore import ObjectInput, s3_client
 from msgevents.redact import redact
 from msgevents.run import CollectOptions, Collector
+from msgevents.state.location import state_location
 
 __all__ = ["PartFailed", "PartTask", "run_part"]
 
@@ -85,7 +86,7 @@ def run_part(task: PartTask) -> dict[str, Any]:
         sink = make_sink(task.sink_spec, registry, required=True)
         load_general_plugins(registry)
         options = CollectOptions(
-            state_path=Path(task.state),
+            state_path=state_location(task.state),
             since=part.since,
             until=part.until,
             inputs=_inputs(part),

@@ -42,6 +42,7 @@ from msgevents.objectstore import expand_inputs
 from msgevents.plugins import Registry
 from msgevents.settings import core_settings
 from msgevents.state import StateStore
+from msgevents.state.location import is_postgres
 from msgevents.timestamps import UTC
 from msgevents.windows import resolve
 
@@ -90,7 +91,7 @@ def backfill_command(
     workers: int | None,
     retries: int,
     sink_spec: str,
-    state_path: Path | None,
+    state_path: Path | str | None,
     report_path: Path | None,
     verbose: int,
 ) -> None:
@@ -99,7 +100,9 @@ def backfill_command(
     try:
         settings = core_settings()
         parts = _plan(since, until, inputs, partition)
-        state = (state_path or settings.state).expanduser().resolve()  # workers run elsewhere
+        state = state_path or settings.state
+        if not is_postgres(state):
+            state = Path(state).expanduser().resolve()  # workers run in other directories
         spec = _absolute_sink(sink_spec)
         registry = Registry()
         make_provider(provider_name, registry)  # settings checked before any part runs
@@ -185,7 +188,7 @@ def _progress(outcome: PartOutcome, done: int, total: int) -> None:
     click.echo(f"  [{done}/{total}] part {outcome.part.name}: {status.rstrip(': ')} — {counts}", err=True)
 
 
-def _attempts(state: Path, backfill_id: str) -> dict[str, int]:
+def _attempts(state: Path | str, backfill_id: str) -> dict[str, int]:
     """How many runs each part took, from the run records in the state."""
     try:
         store = StateStore.open(state)

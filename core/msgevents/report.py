@@ -47,7 +47,7 @@ class RunReport:
     quarantined_before: int = 0  # bad records read again that an earlier run already quarantined
     rejected_before: int = 0  # events read again that the sink refused in an earlier run
     duplicates: int = 0  # events read again while pending in the outbox or earlier in this run
-    claimed_elsewhere: int = 0  # events another live run was delivering at that moment (left to it)
+    claimed_elsewhere: int = 0  # events another live run held when this one wanted to send them
     claims_released: int = 0  # claims of runs found dead, released (their events sent again)
     part: str | None = None  # the backfill part this run was
     dropped: Counter[str] = field(default_factory=Counter)
@@ -187,7 +187,7 @@ class RunReport:
             )
         if self.claimed_elsewhere:
             lines.append(
-                f"  being delivered by another run at the same time (left to it): {self.claimed_elsewhere}"
+                f"  held by another run at once (waited for, counted above): {self.claimed_elsewhere}"
             )
         if self.claims_released:
             lines.append(

@@ -140,7 +140,7 @@ class BackfillReport:
         lines.append(f"  records read: {data['records']}")
         if data["claimed_elsewhere"]:
             lines.append(
-                f"  being delivered by another run at the same time (left to it): {data['claimed_elsewhere']}"
+                f"  held by another run at once (waited for, counted above): {data['claimed_elsewhere']}"
             )
         if data["claims_released"]:
             lines.append(

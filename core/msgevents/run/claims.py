@@ -1,20 +1,28 @@
 """Claim: before a batch goes to the sink, take the claims of its events (see
 :mod:`msgevents.state.claims`); send only what this run won and the ledger does not hold.
 
-Keys another live run holds are left to it (counted ``claimed_elsewhere``): it delivers
-them, parks them in the outbox, or dies — and a run found dead has its claims released
-here at once, so the batch can take them after all.
+Keys another live run holds are *deferred* (counted ``claimed_elsewhere``): that run
+delivers them, parks them in the outbox, or dies. Before the run ends, the delivery stage
+asks again until each is settled (:meth:`RunClaims.settle`): in the ledger now (already
+delivered), free (this run sends it), or held by a run found dead (its claims are
+released, this run sends it). A holder still alive after :data:`DEFER_WAIT` seconds
+leaves them parked in the outbox, sent by a later run: never dropped.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 
 from msgevents.events import Event
 from msgevents.run.context import RunContext
 from msgevents.state import REJECTED
 
-__all__ = ["RunClaims"]
+__all__ = ["DEFER_WAIT", "RunClaims"]
+
+#: Seconds a run waits at its end for other runs to settle the events it left to them.
+DEFER_WAIT = 60.0
 
 
 class RunClaims:
@@ -30,7 +38,10 @@ class RunClaims:
         released = ctx.store.sweep_claims(ctx.sink_id, own=ctx.report.run_id)
         self._note(released)
 
-    def __call__(self, events: list[Event], keys: list[bytes]) -> tuple[list[Event], list[bytes]]:
+    def __call__(
+        self, events: list[Event], keys: list[bytes]
+    ) -> tuple[list[Event], list[bytes], list[tuple[Event, bytes]]]:
+        """``(events to send, their keys, (event, key) held by another live run)``."""
         ctx = self.ctx
         assert ctx.sink_id is not None
         assert ctx.report.run_id is not None
@@ -42,10 +53,11 @@ class RunClaims:
                 again, known_again = ctx.store.claim(ctx.sink_id, ctx.report.run_id, taken)
                 won, known = won + again, {**known, **known_again}
         if len(won) == len(keys):
-            return events, keys
+            return events, keys, []
         chosen = set(won)
         already: Counter[str] = Counter()
         sent: list[Event] = []
+        deferred: list[tuple[Event, bytes]] = []
         for event, key in zip(events, keys, strict=True):
             if key in chosen:
                 sent.append(event)
@@ -55,10 +67,19 @@ class RunClaims:
                 else:
                     already[event.event] += 1
             else:
-                ctx.report.claimed_elsewhere += 1
+                deferred.append((event, key))
         for event_type, amount in already.items():
             ctx.report.count(event_type, "already_delivered", amount)
-        return sent, [key for key in keys if key in chosen]
+        return sent, [key for key in keys if key in chosen], deferred
+
+    def settle(self, retry: Callable[[], int], wait: float = DEFER_WAIT) -> None:
+        """Call ``retry`` (which claims the deferred events again and says how many are still
+        held elsewhere) until none are, pausing longer each time, for at most ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        pause = 0.05
+        while retry() and time.monotonic() < deadline:
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 1.0)
 
     def _note(self, released: int) -> None:
         if released:

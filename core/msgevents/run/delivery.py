@@ -12,7 +12,7 @@ from msgevents.run.claims import RunClaims
 from msgevents.run.context import RunContext
 from msgevents.run.dedupe import Deduplicator
 from msgevents.run.inflight import InFlight
-from msgevents.run.origins import Origin, Outbox
+from msgevents.run.origins import Origin, Outbox, Stream
 from msgevents.run.outbox import RunOutbox
 
 __all__ = ["Delivery"]
@@ -33,6 +33,8 @@ class Delivery:
     ) -> None:
         self.ctx = ctx
         self.claims = claims
+        #: events another run held when this one wanted to send them, per origin
+        self.deferred: dict[Origin, list[tuple[Event, bytes]]] = {}
         self.buffer = buffer  # shared with the positions: a stream with buffered events waits
         self.dedupe = dedupe
         self.inflight = inflight
@@ -76,7 +78,10 @@ class Delivery:
             self.acknowledge.positions.failed.add(origin)
             return
         assert ctx.sink is not None
-        events, keys = self.claims(events, keys)  # only what no other run is delivering
+        events, keys, deferred = self.claims(events, keys)  # only what no other run is delivering
+        if deferred:  # held by another run: asked again before the end (in flight meanwhile)
+            self.deferred.setdefault(origin, []).extend(deferred)
+            self.inflight.add(origin, [key for _event, key in deferred])
         if not events:
             return
         self.inflight.add(origin, keys)
@@ -85,6 +90,31 @@ class Delivery:
     def finish(self) -> None:
         """Everything buffered to the sink, then wait for the sink to finish, acknowledging as it goes."""
         self.flush_all()
+        if self.deferred:
+            self._settle_deferred()
         if self.ctx.delivering:
             assert self.ctx.sink is not None
             self.acknowledge.all(self.ctx.sink.finish())
+
+    def _settle_deferred(self) -> None:
+        """Ask again for the events other runs held until each is settled (see
+        :mod:`msgevents.run.claims`); what is still held at the deadline waits in the outbox."""
+        report = self.ctx.report
+        report.claimed_elsewhere += sum(len(items) for items in self.deferred.values())
+
+        def retry() -> int:
+            waiting, self.deferred = self.deferred, {}
+            for origin, items in waiting.items():
+                self.inflight.drop(origin, [key for _event, key in items])
+                self.send(origin, [event for event, _key in items], [key for _event, key in items])
+            return sum(len(items) for items in self.deferred.values())
+
+        self.claims.settle(retry)
+        for origin, items in self.deferred.items():  # still held by a live run: not lost, parked
+            self.inflight.drop(origin, [key for _event, key in items])
+            if not isinstance(origin, Outbox):
+                self.outbox.park([(event, origin) for event, _key in items])
+            report.count_all([event for event, _key in items], "pending")
+            if isinstance(origin, Stream):
+                self.acknowledge.positions.failed.add(origin)
+        self.deferred = {}

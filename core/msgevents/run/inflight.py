@@ -34,3 +34,8 @@ class InFlight:
 
     def holds(self, origin: Origin) -> bool:
         return self.per_origin[origin] > 0
+
+    def drop(self, origin: Origin, keys: Sequence[bytes]) -> None:
+        """Keys of ``origin`` no longer in flight without a receipt (deferred, settled elsewhere)."""
+        self.keys.difference_update(keys)
+        self.per_origin[origin] -= len(keys)

@@ -91,7 +91,11 @@ class Delivery:
         """Everything buffered to the sink, then wait for the sink to finish, acknowledging as it goes."""
         self.flush_all()
         if self.deferred:
+            self._finish_sink()  # settle this run's own claims first: two runs never wait on each other
             self._settle_deferred()
+        self._finish_sink()
+
+    def _finish_sink(self) -> None:
         if self.ctx.delivering:
             assert self.ctx.sink is not None
             self.acknowledge.all(self.ctx.sink.finish())
@@ -107,6 +111,7 @@ class Delivery:
             for origin, items in waiting.items():
                 self.inflight.drop(origin, [key for _event, key in items])
                 self.send(origin, [event for event, _key in items], [key for _event, key in items])
+            self._finish_sink()  # what this run took over is settled before it waits again
             return sum(len(items) for items in self.deferred.values())
 
         self.claims.settle(retry)

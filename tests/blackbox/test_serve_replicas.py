@@ -4,7 +4,7 @@ Each replica runs in a directory of its own, as on two machines, and delivers to
 CrossEngage emulator. Requests are spread over both, and every batch is also retried
 at the other replica (as a provider retries where its load balancer sends it): each
 answer is ``200`` only after that replica committed the events, delivery is shared
-(the per-(provider, account) advisory lock), and CrossEngage receives every event
+(each sends only the events it claimed), and CrossEngage receives every event
 exactly once.
 """
 

@@ -111,7 +111,21 @@ def _verdict(ctx: RunContext, fatal: MsgEventsError | None, crashed: bool) -> No
         report.conclude("crashed")  # as the CLI exits on an internal error
     elif verdict.plugin_broke:
         report.conclude("plugin contract violated", PluginError)
-    elif verdict.sink_down or failed or report.outbox_pending or verdict.unparked or report.file_errors:
+    elif verdict.sink_down or failed or _left_pending(ctx) or verdict.unparked or report.file_errors:
         report.conclude("incomplete", IncompleteError)
     else:
         report.conclude("done")
+
+
+def _left_pending(ctx: RunContext) -> bool:
+    """Whether this run leaves events of its own undelivered.
+
+    Events it parked are counted ``pending``. The outbox may also hold rows that another
+    process added while this run went (a receiver's webhooks, a backfill part): they are
+    reported in ``outbox_pending`` but are not this run's to deliver. A run that sends
+    nothing (``--dry-run``) leaves every row it found.
+    """
+    report = ctx.report
+    if not ctx.delivering:
+        return bool(report.outbox_pending)
+    return report.total("pending") > 0

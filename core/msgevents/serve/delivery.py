@@ -10,20 +10,13 @@ events waiting, the Collector's outbox path with the same stages
 without being sent; the others are sent, and each acknowledgement writes the ledger
 and clears the outbox rows in one transaction.
 
-**A concurrent ``collect``.** It sends the same outbox rows of its (provider, account)
-first. A pass therefore takes that pair's run lock (:func:`~msgevents.lock.run_lock`,
-non-blocking) for its duration and skips the pair while a collect holds it; the
-collect delivers those rows itself, and what it delivered is in the ledger when the
-next pass looks.
-
-**Replicas.** On a PostgreSQL state several receivers share one outbox. The same lock
-(there an advisory lock) makes one replica at a time deliver a (provider, account); the
-others skip it, and find its rows gone from the outbox, or in the ledger, when they look
-next: delivery is shared without sending an event twice.
-
-**Other runs of the same account at once** (backfill parts, which lock only their part):
-the loop is a run of its own (a run record and its presence lock, held while it runs),
-and sends only the events it claimed (:mod:`msgevents.state.claims`), like every run.
+**Other runs of the same account at once** — a ``collect`` (which sends the outbox rows
+of its provider and account first), backfill parts, other replicas on a PostgreSQL
+state: the loop is a run of its own (a run record and its presence lock, held while it
+runs) and sends only the events it claimed (:mod:`msgevents.state.claims`), like every
+run. It takes no run lock, so a ``collect`` never exits 6 because a pass is under way;
+an event two of them hold is sent by the one that claimed it, and the other finds it in
+the ledger.
 
 **Sink down.** A pass whose sink stopped acknowledging leaves the events in the
 outbox; the sink is closed and rebuilt after a pause that doubles up to
@@ -39,9 +32,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from msgevents.errors import LockedError, MsgEventsError
+from msgevents.errors import MsgEventsError
 from msgevents.events import Event
-from msgevents.lock import run_lock
 from msgevents.provider import Provider
 from msgevents.quarantine import QuarantineWriter
 from msgevents.redact import redact
@@ -229,16 +221,7 @@ class DeliveryLoop:
         store.prune_ledger(self.ledger_retention)
         store.sweep_claims(sink_id, own=self._run_id)  # of runs that died: their rows are sent here
         for provider_name, account in pairs:
-            lock = run_lock(self.state_path, provider_name, account, doing="delivering")
-            try:
-                lock.acquire()
-            except LockedError:  # a collect of this pair is running: it sends these rows itself
-                log.info("delivery of %s/%s skipped: a collect holds its lock", provider_name, account)
-                continue
-            try:
-                down = self._deliver(store, sink_id, sink, self.providers[provider_name], account)
-            finally:
-                lock.release()
+            down = self._deliver(store, sink_id, sink, self.providers[provider_name], account)
             if down is not None:
                 self.status.state = f"down: {down}"
                 log.warning("sink down: %s; retrying with backoff", down)

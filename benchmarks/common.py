@@ -248,3 +248,83 @@ def feed_lines(directory: Path) -> list[bytes]:
             if line not in (b"[", b"]"):
                 lines.append(line.removesuffix(b","))
     return lines
+
+
+def provider_pipeline(provider: str, path: Path, feed: Path, state: Path) -> float:
+    """One in-process ``Collector.run`` of ``provider`` over ``path`` into ``feed``, as
+    ``msgevents collect`` builds it; its seconds (exits on a failed run)."""
+    from msgevents.pipeline import CollectOptions, Collector
+    from msgevents.plugins import load_provider
+    from msgevents.provider import load_settings
+    from msgevents.settings import core_settings
+    from msgevents.sinks.feed import FeedSink
+
+    cls = load_provider(provider)
+    settings = core_settings()
+    options = CollectOptions(
+        state_path=state,
+        inputs=[path],
+        chunk_size=settings.chunk_size,
+        ledger_retention=settings.ledger_retention,
+    )
+    collector = Collector(cls(load_settings(cls.Settings)), FeedSink(str(feed)), options)
+    started = time.perf_counter()
+    report = collector.run()
+    elapsed = time.perf_counter() - started
+    if report.exit_code != 0:
+        raise SystemExit(f"pipeline run failed: {report.as_dict()['errors']}")
+    return elapsed
+
+
+def compare_to_bare(
+    provider: str,
+    path: Path,
+    work: Path,
+    bare_loop,  # type: ignore[no-untyped-def]  # (path, out_dir) -> anything
+    *,
+    records: int,
+    rounds: int,
+    label: str,
+) -> None:
+    """The provider's yardstick ``bare_loop``, the in-process pipeline and ``msgevents collect``
+    in turn for ``rounds`` rounds (after checking that the yardstick and the pipeline write the
+    same feed lines); prints medians, records/s, the ratio to the bare loop and the CLI's peak RSS."""
+    bare_dir, pipe_dir, state = work / "bare", work / "pipeline", work / "state.db"
+    fresh_dir(bare_dir)
+    bare_loop(path, bare_dir)
+    remove(state)
+    fresh_dir(pipe_dir)
+    provider_pipeline(provider, path, pipe_dir, state)
+    same = feed_lines(bare_dir) == feed_lines(pipe_dir)
+    print(f"  feed lines of bare loop and pipeline identical: {same} ({len(feed_lines(bare_dir)):,} events)")
+    if not same:
+        raise SystemExit("the yardstick and the pipeline disagree: fix the bare loop first")
+
+    times: dict[str, list[float]] = {"bare": [], "pipeline": [], "cli": []}
+    peak = 0
+    for _round in range(rounds):
+        fresh_dir(bare_dir)
+        started = time.perf_counter()
+        bare_loop(path, bare_dir)
+        times["bare"].append(time.perf_counter() - started)
+        remove(state)
+        fresh_dir(pipe_dir)
+        times["pipeline"].append(provider_pipeline(provider, path, pipe_dir, state))
+        remove(state)
+        fresh_dir(pipe_dir)
+        command = [*msgevents_command(), "collect", "--provider", provider, "--input", str(path)]
+        child = run_child([*command, "--to", f"feed:{pipe_dir}", "--state", str(state)])
+        if child.returncode != 0:
+            raise SystemExit(f"msgevents collect exited {child.returncode}:\n{child.stderr}")
+        times["cli"].append(child.seconds)
+        peak = max(peak, child.max_rss_kib)
+    remove(state)
+    bare = median(times["bare"])
+    print(f"  {records:,} {label}, {rounds} rounds alternating, medians:")
+    for name, values in times.items():
+        seconds = median(values)
+        print(
+            f"  {name:>9}: {seconds:7.2f} s  {records / seconds:>10,.0f} records/s  "
+            f"{bare / seconds:5.2f} × bare"
+        )
+    print(f"  cli peak RSS {peak / 1024:.1f} MiB")

@@ -38,14 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     OUT,
+    compare_to_bare,
     compile_sources,
-    feed_lines,
-    fresh_dir,
     machine,
-    median,
-    msgevents_command,
-    remove,
-    run_child,
 )
 
 MIX = [("accepted", 30), ("delivered", 27), ("opened", 20), ("clicked", 10), ("failed:temporary", 3),
@@ -173,30 +168,6 @@ def bare_loop(path: Path, out_dir: Path) -> tuple[int, int]:
 # -- the pipeline -------------------------------------------------------------------------------------
 
 
-def pipeline(path: Path, feed: Path, state: Path) -> float:
-    from msgevents.pipeline import CollectOptions, Collector
-    from msgevents.plugins import load_provider
-    from msgevents.provider import load_settings
-    from msgevents.settings import core_settings
-    from msgevents.sinks.feed import FeedSink
-
-    cls = load_provider("mailgun")
-    settings = core_settings()
-    options = CollectOptions(
-        state_path=state,
-        inputs=[path],
-        chunk_size=settings.chunk_size,
-        ledger_retention=settings.ledger_retention,
-    )
-    collector = Collector(cls(load_settings(cls.Settings)), FeedSink(str(feed)), options)
-    started = time.perf_counter()
-    report = collector.run()
-    elapsed = time.perf_counter() - started
-    if report.exit_code != 0:
-        raise SystemExit(f"pipeline run failed: {report.as_dict()['errors']}")
-    return elapsed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -205,59 +176,10 @@ def main() -> None:
     compile_sources()
     print(machine())
     path = generate(args.records)
-    work = OUT / "mailgun-work"
-    bare_dir, pipe_dir, state = work / "bare", work / "pipeline", work / "state.db"
-
-    fresh_dir(bare_dir)
-    bare_loop(path, bare_dir)
-    remove(state)
-    fresh_dir(pipe_dir)
-    pipeline(path, pipe_dir, state)
-    same = feed_lines(bare_dir) == feed_lines(pipe_dir)
-    print(f"  feed lines of bare loop and pipeline identical: {same} ({len(feed_lines(bare_dir)):,} events)")
-    if not same:
-        raise SystemExit("the yardstick and the pipeline disagree: fix the bare loop first")
-
-    times: dict[str, list[float]] = {"bare": [], "pipeline": [], "cli": []}
-    peak = 0
-    for _round in range(args.rounds):
-        fresh_dir(bare_dir)
-        started = time.perf_counter()
-        bare_loop(path, bare_dir)
-        times["bare"].append(time.perf_counter() - started)
-        remove(state)
-        fresh_dir(pipe_dir)
-        times["pipeline"].append(pipeline(path, pipe_dir, state))
-        remove(state)
-        fresh_dir(pipe_dir)
-        child = run_child(
-            [
-                *msgevents_command(),
-                "collect",
-                "--provider",
-                "mailgun",
-                "--input",
-                str(path),
-                "--to",
-                f"feed:{pipe_dir}",
-                "--state",
-                str(state),
-            ]
-        )
-        if child.returncode != 0:
-            raise SystemExit(f"msgevents collect exited {child.returncode}:\n{child.stderr}")
-        times["cli"].append(child.seconds)
-        peak = max(peak, child.max_rss_kib)
-    remove(state)
-    bare = median(times["bare"])
-    print(f"  {args.records:,} Mailgun events, {args.rounds} rounds alternating, medians:")
-    for name, values in times.items():
-        seconds = median(values)
-        print(
-            f"  {name:>9}: {seconds:7.2f} s  {args.records / seconds:>10,.0f} records/s  "
-            f"{bare / seconds:5.2f} × bare"
-        )
-    print(f"  cli peak RSS {peak / 1024:.1f} MiB")
+    compare_to_bare(
+        "mailgun", path, OUT / "mailgun-work", bare_loop, records=args.records, rounds=args.rounds,
+        label="Mailgun events",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

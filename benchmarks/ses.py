@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,14 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     OUT,
+    compare_to_bare,
     compile_sources,
-    feed_lines,
     fresh_dir,
     machine,
-    median,
-    msgevents_command,
+    provider_pipeline,
     remove,
-    run_child,
 )
 
 MIX = [("Send", 30), ("Delivery", 28), ("Open", 20), ("Click", 10), ("Bounce:Transient", 2),
@@ -257,30 +254,6 @@ def bare_loop(path: Path, out_dir: Path) -> tuple[int, int]:
 # -- the pipeline -------------------------------------------------------------------------------------
 
 
-def pipeline(path: Path, feed: Path, state: Path) -> float:
-    from msgevents.pipeline import CollectOptions, Collector
-    from msgevents.plugins import load_provider
-    from msgevents.provider import load_settings
-    from msgevents.settings import core_settings
-    from msgevents.sinks.feed import FeedSink
-
-    cls = load_provider("ses")
-    settings = core_settings()
-    options = CollectOptions(
-        state_path=state,
-        inputs=[path],
-        chunk_size=settings.chunk_size,
-        ledger_retention=settings.ledger_retention,
-    )
-    collector = Collector(cls(load_settings(cls.Settings)), FeedSink(str(feed)), options)
-    started = time.perf_counter()
-    report = collector.run()
-    elapsed = time.perf_counter() - started
-    if report.exit_code != 0:
-        raise SystemExit(f"pipeline run failed: {report.as_dict()['errors']}")
-    return elapsed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -291,51 +264,15 @@ def main() -> None:
     print(machine())
     path = generate(args.records)
     work = OUT / "ses-work"
-    bare_dir, pipe_dir, state = work / "bare", work / "pipeline", work / "state.db"
     if args.pipeline_only:
+        state = work / "state.db"
         remove(state)
-        seconds = pipeline(path, fresh_dir(pipe_dir), state)
+        seconds = provider_pipeline("ses", path, fresh_dir(work / "pipeline"), state)
         print(f"  pipeline: {seconds:.2f} s, {seconds / args.records * 1e6:.2f} µs/record")
         return
-
-    fresh_dir(bare_dir)
-    bare_loop(path, bare_dir)
-    remove(state)
-    fresh_dir(pipe_dir)
-    pipeline(path, pipe_dir, state)
-    same = feed_lines(bare_dir) == feed_lines(pipe_dir)
-    print(f"  feed lines of bare loop and pipeline identical: {same} ({len(feed_lines(bare_dir)):,} events)")
-    if not same:
-        raise SystemExit("the yardstick and the pipeline disagree: fix the bare loop first")
-
-    times: dict[str, list[float]] = {"bare": [], "pipeline": [], "cli": []}
-    peak = 0
-    for _round in range(args.rounds):
-        fresh_dir(bare_dir)
-        started = time.perf_counter()
-        bare_loop(path, bare_dir)
-        times["bare"].append(time.perf_counter() - started)
-        remove(state)
-        fresh_dir(pipe_dir)
-        times["pipeline"].append(pipeline(path, pipe_dir, state))
-        remove(state)
-        fresh_dir(pipe_dir)
-        command = [*msgevents_command(), "collect", "--provider", "ses", "--input", str(path)]
-        child = run_child([*command, "--to", f"feed:{pipe_dir}", "--state", str(state)])
-        if child.returncode != 0:
-            raise SystemExit(f"msgevents collect exited {child.returncode}:\n{child.stderr}")
-        times["cli"].append(child.seconds)
-        peak = max(peak, child.max_rss_kib)
-    remove(state)
-    bare = median(times["bare"])
-    print(f"  {args.records:,} SES records, {args.rounds} rounds alternating, medians:")
-    for name, values in times.items():
-        seconds = median(values)
-        print(
-            f"  {name:>9}: {seconds:7.2f} s  {args.records / seconds:>10,.0f} records/s  "
-            f"{bare / seconds:5.2f} × bare"
-        )
-    print(f"  cli peak RSS {peak / 1024:.1f} MiB")
+    compare_to_bare(
+        "ses", path, work, bare_loop, records=args.records, rounds=args.rounds, label="SES records"
+    )
 
 
 if __name__ == "__main__":

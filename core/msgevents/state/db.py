@@ -1,12 +1,8 @@
 """The database under the state: a SQLite file or a PostgreSQL database, behind one interface.
 
 Every table module writes its SQL once, in SQLite's spelling with ``?`` placeholders;
-the small :class:`Dialect` layer here is all that differs between the backends:
-placeholders, ``INSERT OR IGNORE`` / ``INSERT OR REPLACE`` against ``ON CONFLICT``,
-column types in the schema (``BLOB`` is ``BYTEA``, row ids are identity columns),
-look-ups by a list of keys (chunks of ``IN (?, …)`` against one ``= ANY(array)``),
-bulk inserts of keys, where the schema version is kept (``PRAGMA user_version``
-against a ``schema_version`` table) and how concurrent migrations are serialised.
+the small :class:`~msgevents.state.dialect.Dialect` layer (:mod:`.dialect`) is all that
+differs between the backends.
 
 SQLite: the file is created owner-only; writers use short ``BEGIN IMMEDIATE``
 transactions, concurrent processes wait for each other (busy timeout), never corrupt it.
@@ -16,9 +12,7 @@ of the state is row-wise idempotent (keys, upserts), so concurrent writers need 
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 import sqlite3
 import sys
 import time
@@ -30,168 +24,15 @@ from typing import Any
 
 from msgevents.errors import ConfigError, StateUnavailableError
 from msgevents.paths import STATE_SETTING, ensure_directory
+from msgevents.state.dialect import POSTGRES, SQLITE, Dialect
 from msgevents.state.migrations import MIGRATIONS, SCHEMA_VERSION
 from msgevents.timestamps import UTC, format_timestamp
 
 __all__ = ["POSTGRES", "SCHEMA_VERSION", "SQLITE", "Database", "Dialect", "Tx", "migrate", "now_iso"]
 
-_IN_CHUNK = 900  # SQLite: bound on SQL variables per IN (...) query
-_ROWS_PER_INSERT = 100  # SQLite: rows per INSERT statement of a bulk insert
-
 
 def now_iso() -> str:
     return format_timestamp(datetime.now(UTC))
-
-
-def _values(count: int) -> str:
-    return ", ".join("?" * count)
-
-
-class Dialect:
-    """SQLite's spelling, which the table modules write in; :class:`PostgresDialect` translates."""
-
-    name = "sqlite"
-
-    def sql(self, text: str) -> str:
-        """A statement as this backend takes it."""
-        return text
-
-    def ddl(self, text: str) -> str:
-        """A schema statement as this backend takes it."""
-        return text
-
-    def insert_ignore(self, table: str, columns: Sequence[str]) -> str:
-        """Insert one row, doing nothing when its key exists."""
-        return f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES ({_values(len(columns))})"
-
-    def upsert(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
-        """Insert one row, replacing the row with the same ``key`` columns."""
-        return f"INSERT OR REPLACE INTO {table}({', '.join(columns)}) VALUES ({_values(len(columns))})"
-
-    def key_lists(self, column: str, keys: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
-        """``(condition on column, its parameters)`` covering ``keys``, as few as the backend allows."""
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = list(keys[start : start + _IN_CHUNK])
-            yield f"{column} IN ({_values(len(chunk))})", chunk
-
-    def insert_keyed(
-        self, tx: Tx, table: str, columns: Sequence[str], fixed: Sequence[int | None], keys: Sequence[bytes]
-    ) -> None:
-        """``INSERT OR IGNORE`` a row per key: ``columns[0]`` is the key, the others take ``fixed``.
-
-        100 rows per statement: executing a statement costs far more than a row in it
-        (callgrind: ~13,000 instead of ~20,000 instructions per row). The shared values
-        are integers written into the SQL, the keys are bound.
-        """
-        shared = ", ".join("NULL" if v is None else str(int(v)) for v in fixed)
-        row = f"(?, {shared})"
-        sql = f"INSERT OR IGNORE INTO {table}({', '.join(columns)}) VALUES "
-        whole = len(keys) - len(keys) % _ROWS_PER_INSERT
-        if whole:
-            many = sql + ",".join([row] * _ROWS_PER_INSERT)
-            tx.executemany(many, (keys[i : i + _ROWS_PER_INSERT] for i in range(0, whole, _ROWS_PER_INSERT)))
-        if whole < len(keys):
-            tx.executemany(sql + row, zip(keys[whole:]))
-
-    def insert_id(self, tx: Tx, sql: str, params: Sequence[Any]) -> int:
-        """Insert one row and return its ``id``."""
-        return int(tx.execute(sql, params).lastrowid or 0)
-
-    def schema_version(self, conn: Any) -> int:
-        return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-    def set_schema_version(self, tx: Tx, version: int) -> None:
-        tx.execute(f"PRAGMA user_version = {int(version)}")
-
-    def lock_schema(self, tx: Tx) -> None:
-        """Serialise migrations between processes (SQLite: ``BEGIN IMMEDIATE`` did already)."""
-
-
-@functools.lru_cache(maxsize=512)
-def _pg_sql(text: str) -> str:
-    # %b: parameters go in binary; psycopg's text escaping of a list of keys (bytea[]) costs
-    # ~6 µs per key on the client, five times the whole binary look-up
-    return text.replace("%", "%%").replace("?", "%b")
-
-
-_PG_TYPES = [
-    (re.compile(r"\bINTEGER PRIMARY KEY\b"), "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
-    (re.compile(r"\bINTEGER\b"), "BIGINT"),
-    (re.compile(r"\bBLOB\b"), "BYTEA"),
-    (re.compile(r"\)\s*WITHOUT ROWID"), ")"),
-]
-
-_PG_HAS_VERSION_TABLE = (
-    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-    "ON n.oid = c.relnamespace WHERE c.relname = 'schema_version' AND n.nspname = current_schema())"
-)
-
-#: ``pg_advisory_xact_lock`` key under which migrations run ("msgevents schema")
-_SCHEMA_LOCK = 0x6D73_6765_7363_6D61
-
-
-class PostgresDialect(Dialect):
-    name = "postgresql"
-
-    def sql(self, text: str) -> str:
-        return _pg_sql(text)
-
-    def ddl(self, text: str) -> str:
-        for pattern, replacement in _PG_TYPES:
-            text = pattern.sub(replacement, text)
-        return text
-
-    def insert_ignore(self, table: str, columns: Sequence[str]) -> str:
-        return (
-            f"INSERT INTO {table}({', '.join(columns)}) VALUES ({_values(len(columns))}) "
-            "ON CONFLICT DO NOTHING"
-        )
-
-    def upsert(self, table: str, columns: Sequence[str], key: Sequence[str]) -> str:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-        return (
-            f"INSERT INTO {table}({', '.join(columns)}) VALUES ({_values(len(columns))}) "
-            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-        )
-
-    def key_lists(self, column: str, keys: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
-        if keys:  # one array parameter, however many keys: one round trip
-            yield f"{column} = ANY(?)", [list(keys)]
-
-    def insert_keyed(
-        self, tx: Tx, table: str, columns: Sequence[str], fixed: Sequence[int | None], keys: Sequence[bytes]
-    ) -> None:
-        if not keys:
-            return
-        shared = ", ".join("NULL" if v is None else str(int(v)) for v in fixed)
-        tx.execute(
-            f"INSERT INTO {table}({', '.join(columns)}) SELECT k, {shared} FROM unnest(?::bytea[]) AS k "
-            "ON CONFLICT DO NOTHING",
-            (list(keys),),
-        )
-
-    def insert_id(self, tx: Tx, sql: str, params: Sequence[Any]) -> int:
-        return int(tx.execute(sql + " RETURNING id", params).fetchone()[0])
-
-    def schema_version(self, conn: Any) -> int:
-        # pg_class read with the statement's snapshot: to_regclass() may answer from a cache
-        # that a migration committed meanwhile by another session has not invalidated yet
-        if not conn.execute(_PG_HAS_VERSION_TABLE).fetchone()[0]:
-            return 0
-        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-        return int(row[0] or 0)
-
-    def set_schema_version(self, tx: Tx, version: int) -> None:
-        tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        tx.execute("DELETE FROM schema_version")
-        tx.execute("INSERT INTO schema_version(version) VALUES (?)", (version,))
-
-    def lock_schema(self, tx: Tx) -> None:
-        tx.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
-
-
-SQLITE = Dialect()
-POSTGRES = PostgresDialect()
 
 
 def psycopg_error() -> type[Exception] | tuple[()]:

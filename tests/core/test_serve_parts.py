@@ -57,7 +57,7 @@ def test_a_quarantined_body_keeps_no_signature_or_token():
 
 @pytest.fixture
 def fake_intake(fake_plugins, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from msgevents.cli.base import make_provider
+    from msgevents.assemble import make_provider
     from msgevents.plugins import Registry
 
     monkeypatch.setenv("MSGEVENTS_FAKE_WEBHOOK_KEY", "key-for-intake-tests")

@@ -73,8 +73,8 @@ def _inputs(part: Part) -> list[Path | ObjectInput]:
 def run_part(task: PartTask) -> dict[str, Any]:
     """Run one part; its result: ``part``, ``index``, ``exit_code``, ``report`` (or ``error``)."""
     # imported here: the CLI modules register commands and need the plugin registry
-    from msgevents.cli.base import make_provider, setup_logging
-    from msgevents.cli.run import make_sink
+    from msgevents.assemble import make_provider, make_sink
+    from msgevents.cli.base import setup_logging
     from msgevents.plugins import Registry, load_general_plugins
 
     setup_logging(task.verbose)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from msgevents.assemble import make_provider, make_sink
 from msgevents.backfill import (
     BackfillReport,
     Part,
@@ -27,7 +28,7 @@ from msgevents.backfill import (
     plan_window_parts,
 )
 from msgevents.backfill.aggregate import part_exit_code
-from msgevents.cli.base import cli, fail, make_provider, setup_logging
+from msgevents.cli.base import cli, fail, setup_logging
 from msgevents.cli.options import (
     input_option,
     report_option,
@@ -36,7 +37,7 @@ from msgevents.cli.options import (
     state_option,
     verbose_option,
 )
-from msgevents.cli.run import make_sink, parse_window_options, write_json
+from msgevents.cli.run import parse_window_options, write_json
 from msgevents.errors import ConfigError, MsgEventsError
 from msgevents.objectstore import expand_inputs
 from msgevents.plugins import Registry

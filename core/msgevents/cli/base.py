@@ -1,6 +1,6 @@
 """The ``msgevents`` command group and what every command shares: the one place an
-error becomes a message and an exit code, logging with secrets masked, and building
-the provider a command names."""
+error becomes a message and an exit code, and logging with secrets masked (providers
+and sinks are built by :mod:`msgevents.assemble`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ import click
 
 from msgevents import __version__
 from msgevents.errors import MsgEventsError
-from msgevents.plugins import Registry, load_provider
-from msgevents.provider import Provider, load_settings
-from msgevents.redact import RedactingFilter, add_secret, redact
+from msgevents.redact import RedactingFilter, redact
 
-__all__ = ["cli", "fail", "make_provider", "setup_logging"]
+__all__ = ["cli", "fail", "setup_logging"]
 
 
 def fail(exc: MsgEventsError) -> NoReturn:
@@ -37,14 +35,6 @@ def setup_logging(verbose: int) -> None:
         logging.getLogger("msgevents.http").setLevel(logging.DEBUG)
     if verbose >= 2:
         root.setLevel(logging.DEBUG)
-
-
-def make_provider(name: str, registry: Registry) -> Provider:
-    cls = load_provider(name, registry)
-    settings = load_settings(cls.Settings)
-    for secret in settings.secret_values():
-        add_secret(secret)
-    return cls(settings)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,7 +7,8 @@ import json
 
 import click
 
-from msgevents.cli.base import cli, fail, make_provider, setup_logging
+from msgevents.assemble import make_provider
+from msgevents.cli.base import cli, fail, setup_logging
 from msgevents.errors import MsgEventsError
 from msgevents.plugins import Registry, list_providers, load_provider
 from msgevents.redact import redact

@@ -11,31 +11,16 @@ from typing import Any
 
 import click
 
-from msgevents.cli.base import fail, make_provider
-from msgevents.errors import ConfigError, MsgEventsError
+from msgevents.assemble import make_provider, make_sink
+from msgevents.cli.base import fail
+from msgevents.errors import MsgEventsError
 from msgevents.pipeline import CollectOptions, Collector
-from msgevents.plugins import Registry, load_general_plugins, load_sink
-from msgevents.redact import add_secret
+from msgevents.plugins import Registry, load_general_plugins
 from msgevents.report import Progress, RunReport
-from msgevents.sink import Sink
 from msgevents.timestamps import UTC
 from msgevents.windows import Bound, check_order, parse_bound
 
-__all__ = ["make_sink", "parse_window_options", "run", "write_json", "write_report"]
-
-
-def make_sink(spec: str, registry: Registry, *, required: bool) -> Sink | None:
-    name, _, target = spec.partition(":")
-    cls = load_sink(name.strip(), registry)
-    try:
-        sink = cls.from_target(target or None)
-    except ConfigError:
-        if required:
-            raise
-        return None
-    for secret in sink.secret_values():
-        add_secret(secret)
-    return sink
+__all__ = ["parse_window_options", "run", "write_json", "write_report"]
 
 
 def run(

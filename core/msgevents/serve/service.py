@@ -99,7 +99,7 @@ class Service:
         self.started = True
 
     def _start(self) -> None:
-        from msgevents.cli.run import make_sink  # the sink exactly as collect builds it
+        from msgevents.assemble import make_sink  # the sink exactly as collect builds it
 
         config = self.config
         registry = Registry()
@@ -154,7 +154,7 @@ class Service:
 
     def _providers(self) -> list[Provider]:
         """The providers to receive: those named, or every installed one that receives webhooks."""
-        from msgevents.cli.base import make_provider  # settings loaded, secrets registered for redaction
+        from msgevents.assemble import make_provider  # settings loaded, secrets registered for redaction
 
         named = list(self.config.providers)
         names = named or [listing.name for listing in list_providers() if listing.status == "ok"]

@@ -22,7 +22,7 @@ import hashlib
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from msgevents.errors import LockedError
 from msgevents.paths import STATE_SETTING, ensure_directory, unusable
@@ -31,7 +31,29 @@ from msgevents.state.location import describe_location, is_postgres
 __all__ = ["PostgresRunLock", "RunLock", "run_lock"]
 
 
-class RunLock:
+class _HeldLock:
+    """What both run locks share: ``with lock:`` acquires (or raises :class:`LockedError`) and releases."""
+
+    def acquire(self) -> None:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class RunLock(_HeldLock):
     """``with RunLock(state_path, provider, account):`` or :class:`LockedError` at once."""
 
     def __init__(
@@ -73,20 +95,8 @@ class RunLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
-
-class PostgresRunLock:
+class PostgresRunLock(_HeldLock):
     """The run lock of a PostgreSQL state: ``pg_try_advisory_lock`` on a session of its own."""
 
     def __init__(
@@ -133,18 +143,6 @@ class PostgresRunLock:
         if self._conn is not None:
             self._conn.close()  # ending the session releases its advisory locks
             self._conn = None
-
-    def __enter__(self) -> PostgresRunLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 def run_lock(

@@ -55,8 +55,8 @@ def hold_claims(state, sink: FeedSink, provider, rows: list[dict]):
     other = StateStore.open(state)
     sink_id = other.sink_id(sink.key)
     run_id = other.start_run("fake", "acct-1", "feed", "backfill")
-    presence = other.hold_presence(run_id)
-    won, _ = other.claim(sink_id, run_id, keys)
+    presence = other.claiming.hold_presence(run_id)
+    won, _ = other.claiming.claim(sink_id, run_id, keys)
     assert len(won) == len(keys)
     return other, sink_id, presence, keys
 

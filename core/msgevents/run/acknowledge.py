@@ -144,7 +144,7 @@ class Acknowledger:
                 to_park.append((event, receipt.tag))
         self.outbox.park(to_park)
         if self.ctx.sink_id is not None:  # parked (or to be read again): no longer being delivered
-            self.ctx.store.release_claims(self.ctx.sink_id, keys)
+            self.ctx.store.claiming.release_claims(self.ctx.sink_id, keys)
 
     def objects(self, read: list[ObjectInput], buffered: bool) -> None:
         """Record the objects read to their end whose events all reached the sink (or wait in

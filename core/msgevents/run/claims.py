@@ -35,7 +35,7 @@ class RunClaims:
         """Release the claims of runs that died (their pending feed files were settled just before)."""
         ctx = self.ctx
         assert ctx.sink_id is not None
-        released = ctx.store.sweep_claims(ctx.sink_id, own=ctx.report.run_id)
+        released = ctx.store.claiming.sweep_claims(ctx.sink_id, own=ctx.report.run_id)
         self._note(released)
 
     def __call__(
@@ -45,12 +45,12 @@ class RunClaims:
         ctx = self.ctx
         assert ctx.sink_id is not None
         assert ctx.report.run_id is not None
-        won, known = ctx.store.claim(ctx.sink_id, ctx.report.run_id, keys)
+        won, known = ctx.store.claiming.claim(ctx.sink_id, ctx.report.run_id, keys)
         if len(won) + len(known) < len(keys):  # some held by another run: is it alive?
             taken = [key for key in keys if key not in known and key not in set(won)]
-            if released := ctx.store.sweep_claims(ctx.sink_id, taken, own=ctx.report.run_id):
+            if released := ctx.store.claiming.sweep_claims(ctx.sink_id, taken, own=ctx.report.run_id):
                 self._note(released)
-                again, known_again = ctx.store.claim(ctx.sink_id, ctx.report.run_id, taken)
+                again, known_again = ctx.store.claiming.claim(ctx.sink_id, ctx.report.run_id, taken)
                 won, known = won + again, {**known, **known_again}
         if len(won) == len(keys):
             return events, keys, []
@@ -89,4 +89,4 @@ class RunClaims:
         """The run ends: whatever it still claims is released (never handed over, or outcome unknown)."""
         ctx = self.ctx
         if ctx.state is not None and ctx.report.run_id is not None and not ctx.options.dry_run:
-            ctx.store.release_run_claims(ctx.report.run_id)
+            ctx.store.claiming.release_run_claims(ctx.report.run_id)

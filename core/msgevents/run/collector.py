@@ -124,7 +124,7 @@ class Collector:
                 lock.acquire()
             self._open_state()
             if ctx.report.run_id is not None:  # tells other processes this run is alive
-                presence = ctx.store.hold_presence(ctx.report.run_id)
+                presence = ctx.store.claiming.hold_presence(ctx.report.run_id)
             self._run_inside()
         except MsgEventsError as exc:
             finish(ctx, self.quarantine, self.progress, self.acknowledge, self.claims, fatal=exc)

@@ -146,7 +146,7 @@ class DeliveryLoop:
             sink_id = store.sink_id(self._sink_key)
             assert sink_id is not None
             self._run_id = store.start_run("serve", "", self._sink_key.partition(":")[0], "serve")
-            presence = store.hold_presence(self._run_id)
+            presence = store.claiming.hold_presence(self._run_id)
             pause = 0.0
             while True:
                 if not self._wait(pause):
@@ -164,7 +164,7 @@ class DeliveryLoop:
                 writer.close()
             if self._run_id is not None:
                 try:
-                    store.release_run_claims(self._run_id)
+                    store.claiming.release_run_claims(self._run_id)
                     store.finish_run(self._run_id, "stopped", 0, {"delivered": self.status.delivered})
                 except Exception:
                     log.debug("closing the delivery run's record failed", exc_info=True)
@@ -219,7 +219,7 @@ class DeliveryLoop:
             log.warning("sink unavailable: %s", self.status.state)
             return False
         store.prune_ledger(self.ledger_retention)
-        store.sweep_claims(sink_id, own=self._run_id)  # of runs that died: their rows are sent here
+        store.claiming.sweep_claims(sink_id, own=self._run_id)  # of runs that died: their rows are sent here
         for provider_name, account in pairs:
             down = self._deliver(store, sink_id, sink, self.providers[provider_name], account)
             if down is not None:

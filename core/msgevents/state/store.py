@@ -3,7 +3,8 @@
 The pipeline calls the methods below; each delegates to :mod:`~msgevents.state.ledger`,
 :mod:`~msgevents.state.outbox`, :mod:`~msgevents.state.positions`,
 :mod:`~msgevents.state.runs`, :mod:`~msgevents.state.journal` or
-:mod:`~msgevents.state.quarantine_keys`. Only :meth:`StateStore.acknowledge` and
+:mod:`~msgevents.state.quarantine_keys`; claims and run presence are
+:attr:`StateStore.claiming` (:mod:`~msgevents.state.claiming`). Only :meth:`StateStore.acknowledge` and
 :meth:`StateStore.prune_ledger` span several of them, in one transaction.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from msgevents.events import Event
-from msgevents.presence import Held, presence_for
+from msgevents.state.claiming import Claiming
 from msgevents.state.claims import Claims
 from msgevents.state.db import Database, Tx, migrate
 from msgevents.state.input_objects import InputObjects
@@ -44,6 +45,8 @@ class StateStore:
         self.runs_table = Runs(db)
         self.claims = Claims(db)
         self.feed_files = FeedFiles(db, self.ledger, self.claims)
+        #: claims and run presence, for runs of one account at once
+        self.claiming = Claiming(db, self.ledger, self.claims)
         self.quarantine_keys = QuarantineKeys(db)
         self.input_objects = InputObjects(db)
 
@@ -207,49 +210,6 @@ class StateStore:
             self.feed_files.prune(tx)
             tx.execute(tx.dialect.upsert("meta", ["key", "value"], ["key"]), ("ledger_pruned_at", str(now)))
         return deleted
-
-    # -- claims (runs of one account at once: see msgevents.state.claims) ------------------------
-
-    def claim(self, sink_id: int, run_id: int, keys: Sequence[bytes]) -> tuple[list[bytes], dict[bytes, int]]:
-        """Claim ``keys`` for ``run_id``: ``(keys to send, keys the ledger holds with their status)``.
-
-        One transaction: claims inserted where absent, then the ledger looked up for the keys
-        won (their claims are dropped again when it holds them). Keys in neither list are
-        held by another run.
-        """
-        with self.db.transaction() as tx:
-            won = self.claims.take(tx, sink_id, run_id, keys)
-            known = self.ledger.status(sink_id, list(won)) if won else {}
-            if known:
-                self.claims.release(tx, sink_id, list(known))
-        return [key for key in keys if key in won and key not in known], known
-
-    def release_claims(self, sink_id: int, keys: Sequence[bytes]) -> None:
-        """Drop the claims of ``keys`` (parked in the outbox, or never sent)."""
-        if keys:
-            with self.db.transaction() as tx:
-                self.claims.release(tx, sink_id, keys)
-
-    def release_run_claims(self, run_id: int) -> int:
-        """Drop whatever claims ``run_id`` still holds (the run is ending); how many."""
-        with self.db.transaction() as tx:
-            return self.claims.release_run(tx, run_id)
-
-    def sweep_claims(
-        self, sink_id: int, keys: Sequence[bytes] | None = None, *, own: int | None = None
-    ) -> int:
-        """Release the claims of dead runs (on ``keys``, or all of ``sink_id``); how many went."""
-        holders = self.claims.runs(sink_id) if keys is None else self.claims.holders(sink_id, keys)
-        holders.discard(own)  # type: ignore[arg-type]
-        return self.claims.sweep(holders, self.run_alive) if holders else 0
-
-    def hold_presence(self, run_id: int) -> Held:
-        """Hold the lock that tells other processes ``run_id`` is alive (until released)."""
-        return presence_for(self.location, self.db.conn).hold(run_id)
-
-    def run_alive(self, run_id: int) -> bool:
-        """Whether run ``run_id`` still holds its presence lock (is running somewhere)."""
-        return presence_for(self.location, self.db.conn).alive(run_id)
 
     # -- quarantine ----------------------------------------------------------------------------
 

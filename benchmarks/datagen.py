@@ -72,11 +72,20 @@ def _counts(records: int) -> dict[str, int]:
     return counts
 
 
-def generate(directory: Path, records: int, seed: int = 1) -> list[Path]:
-    """Write (or reuse) ``records`` rows of export files in ``directory``; return their paths."""
+def generate(
+    directory: Path, records: int, seed: int = 1, *, start_ms: int = DAY_MS, span_ms: int | None = None
+) -> list[Path]:
+    """Write (or reuse) ``records`` rows of export files in ``directory``; return their paths.
+
+    Every stream starts at ``start_ms`` (epoch milliseconds; default the example files' day);
+    consecutive rows of a stream are 1–60 ms apart, or spread so that each stream covers about
+    ``span_ms`` when given (a day's export, events between those a ledger already holds).
+    """
     directory = Path(directory)
     manifest_path = directory / "manifest.json"
-    wanted = {"version": FORMAT_VERSION, "records": records, "seed": seed}
+    wanted: dict[str, int] = {"version": FORMAT_VERSION, "records": records, "seed": seed}
+    if start_ms != DAY_MS or span_ms is not None:
+        wanted.update(start_ms=start_ms, span_ms=span_ms or 0)
     paths = [directory / f"{stream}_20241104.csv" for stream, _, _ in SHARES]
     if manifest_path.exists() and all(p.exists() for p in paths):
         try:
@@ -93,7 +102,8 @@ def generate(directory: Path, records: int, seed: int = 1) -> list[Path]:
     people = _people(population, rng)
     mailings = [str(304405 + m) for m in range(max(1, counts["recipients"] // population + 1))]
     for (stream, _share, delimiter), path in zip(SHARES, paths, strict=True):
-        _write_stream(path, stream, delimiter, counts[stream], people, mailings, rng)
+        step = 60 if span_ms is None else max(1, 2 * span_ms // max(1, counts[stream]) - 1)
+        _write_stream(path, stream, delimiter, counts[stream], people, mailings, rng, start_ms, step)
     manifest_path.write_text(json.dumps({**wanted, "files": [p.name for p in paths]}))
     return paths
 
@@ -106,16 +116,18 @@ def _write_stream(
     people: list[str],
     mailings: list[str],
     rng: random.Random,
+    start_ms: int = DAY_MS,
+    step: int = 60,
 ) -> None:
     d = delimiter
     randrange = rng.randrange
     random_ = rng.random
     npeople = len(people)
-    at = DAY_MS + randrange(1000)
+    at = start_ms + randrange(1000)
     buffer: list[str] = [d.join(_HEADERS[stream]) + "\n"]
     with path.open("w", encoding="utf-8", newline="") as out:
         for i in range(count):
-            at += 1 + randrange(60)  # strictly rising: distinct events, mostly non-zero milliseconds
+            at += 1 + randrange(step)  # strictly rising: distinct events, mostly non-zero milliseconds
             if stream == "recipients":
                 mailing = mailings[i // npeople % len(mailings)]
                 person = people[i % npeople]

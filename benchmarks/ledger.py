@@ -1,25 +1,40 @@
-"""The ledger flat in history: per-record cost of deduplicate + acknowledge with an empty ledger
-against a ledger holding ``--rows`` delivered ids (default 50M), alternating, medians.
+"""The ledger flat in history: per-record cost with an empty ledger against a ledger holding
+``--rows`` delivered ids (default 50M), alternating, medians.
 
-What is timed is the state's part of every batch the pipeline delivers: ``ledger_status`` (the
-dedupe look-up) and ``acknowledge(delivered=…)`` (the ledger insert, one transaction), over
-``--batch``-key batches (default 1,000), ``--records`` keys per round. Keys are shaped like real
-ledger keys (:func:`msgevents.sink.ledger_key`: four bytes of the event's second, then a 16-byte
-hash), for events in time order as files and API pages deliver them.
+Two measurements (``--pipeline`` picks the second; both take the same cached large ledger):
 
-The large ledger is built once and cached in ``benchmarks/out/`` (50M rows: ~2.5 GB, several
-minutes): ``rows / days`` ids per day over ``--days`` days (default 90, the default retention)
-up to now, inserted with ``executemany`` in key order straight into the table of a state file
-created and migrated by :class:`~msgevents.state.StateStore`. Three input shapes, each over
-``--input-hours`` hours of events:
+- **the state's part** (default): what every delivered batch asks of the state —
+  ``ledger_status`` (the dedupe look-up), the claim (``StateStore.claiming.claim``: a claims
+  row per key inserted, the ledger looked up again for the keys won; ``--no-claims`` leaves it
+  out, as before claims existed) and ``acknowledge(delivered=…)`` (the ledger insert and the
+  claims released, one transaction) — over ``--batch``-key batches (default 1,000),
+  ``--records`` keys per round. Keys are shaped like real ledger keys
+  (:func:`msgevents.sink.ledger_key`: four bytes of the event's second, then a 16-byte hash),
+  for events in time order as files and API pages deliver them;
+- **end to end** (``--pipeline``): the real pipeline in-process, as ``msgevents collect
+  --provider episerver --input … --to feed:DIR`` builds it (:func:`common.run_pipeline`), over
+  ``--records`` generated Optimizely export rows (``datagen.py``) whose events fall into the
+  same hours as the keys of the state's part; wall time and CPU time of the run per input
+  record. The feed sink puts a file's ledger rows in when it records the file as pending
+  (``record_pending_file``: up to 100,000 keys, sorted, one transaction), so its ledger inserts
+  are per file, its look-ups per batch of ``MSGEVENTS_CHUNK_SIZE`` events.
+
+The large ledger is built once and cached in ``benchmarks/out/`` (50M rows: 1.8 GiB, ~15 min of
+one core): ``rows / days`` ids per day over ``--days`` days (default 90, the default retention)
+up to the build time, inserted with ``executemany`` in key order straight into the table of a
+state file created and migrated by :class:`~msgevents.state.StateStore`. It is used in place
+(rounds add their events to it; the pipeline renames its one sink to the feed directory's).
+Three input shapes, each over ``--input-hours`` hours of events:
 
 - ``new``: events after the newest in the ledger (a live run, a new file);
 - ``re-read``: the same events again, every one already known (a restatement window, a file
   read twice) — look-ups only;
-- ``interleaved``: new events in the last hours the ledger already covers, between its ids
-  (a backfill of a day partly delivered) — the pessimistic case.
+- ``interleaved``: new events between the ids the ledger holds for the same hours (a backfill
+  of a day partly delivered) — the pessimistic case. Round *n* takes the *n*-th last day of the
+  built ledger (``rows / days`` ids in it), so no round inserts between an earlier round's keys.
 
-The empty side is a fresh state file every round (it holds only that round's events).
+The empty side is a fresh state file every round (it holds only that round's events; for
+``interleaved`` it first gets ``--records`` other ids of the same hours, untimed).
 """
 
 from __future__ import annotations
@@ -33,7 +48,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OUT, machine, median, remove
+from common import OUT, fresh_dir, machine, mark_pruned, median, remove, run_pipeline
+from datagen import generate
 
 from msgevents.state import StateStore
 
@@ -90,79 +106,181 @@ def build(path: Path, rows: int, days: int, end: int) -> None:
 
 
 def newest(path: Path) -> int:
+    """The second of the newest key in the large ledger (rounds add theirs after it)."""
     conn = sqlite3.connect(path)
-    try:
-        row = conn.execute(  # through the primary key: the newest key of the one sink
-            "SELECT max(key) FROM ledger WHERE sink_id = (SELECT id FROM sinks WHERE key = ?)", (SINK,)
+    try:  # through the primary key: the newest key of the one sink
+        row = conn.execute(
+            "SELECT max(key) FROM ledger WHERE sink_id = (SELECT min(id) FROM sinks)"
         ).fetchone()
     finally:
         conn.close()
     return int.from_bytes(row[0][:4], "big") if row and row[0] else 0
 
 
-def one_round(path: Path, keys: list[bytes], batch: int) -> float:
-    """µs per record of ``ledger_status`` + ``acknowledge`` of the unknown over ``keys`` in batches."""
+def built_at(path: Path) -> int:
+    """When the large ledger was built: the ``acked_at`` of its rows (its last day ends there)."""
+    conn = sqlite3.connect(path)
+    try:  # the first key is a built one: rounds add keys after it, or between built ones
+        row = conn.execute(
+            "SELECT acked_at FROM ledger WHERE sink_id = (SELECT min(id) FROM sinks) ORDER BY key LIMIT 1"
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(row[0])
+
+
+def use_sink(path: Path, key: str) -> None:
+    """Name the large ledger's one sink ``key`` (the feed directory of ``--pipeline``, or :data:`SINK`)."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute("UPDATE sinks SET key = ? WHERE id = (SELECT min(id) FROM sinks)", (key,))
+    finally:
+        conn.close()
+
+
+def one_round(path: Path, keys: list[bytes], batch: int, claims: bool) -> float:
+    """µs per record of the state's part of delivering ``keys`` in batches of ``batch``."""
     store = StateStore.open(path)
     try:
         sink_id = store.sink_id(SINK)
         assert sink_id is not None
+        run_id = store.start_run("benchmark", "ledger", SINK, "collect")
         started = time.perf_counter()
         for start in range(0, len(keys), batch):
             chunk = keys[start : start + batch]
             known = store.ledger_status(sink_id, chunk)
-            store.acknowledge(sink_id, delivered=[k for k in chunk if k not in known])
+            fresh = [k for k in chunk if k not in known]
+            if claims and fresh:
+                fresh, _ = store.claiming.claim(sink_id, run_id, fresh)
+            store.acknowledge(sink_id, delivered=fresh)
         elapsed = time.perf_counter() - started
     finally:
         store.close()
     return elapsed / len(keys) * 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=50_000_000)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--records", type=int, default=100_000, help="keys per round")
-    parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--input-hours", type=int, default=24)
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    big = OUT / f"ledger-flat-{args.rows}-{args.days}d.db"
-    build(big, args.rows, args.days, int(time.time()))
-    empty = OUT / "ledger-flat-empty.db"
-    span = args.input_hours * 3600
-    print(machine())
-    print(
-        f"ledger {args.rows:,} ids over {args.days} days; {args.records:,} events per round over "
-        f"{args.input_hours} h, batches of {args.batch}; {args.repeat} rounds, empty and large alternating"
-    )
+def state_rounds(args: argparse.Namespace, big: Path, empty: Path) -> dict[str, dict[str, list[float]]]:
+    use_sink(big, SINK)
+    span, end = args.input_hours * 3600, built_at(big)
     results: dict[str, dict[str, list[float]]] = {}
-    for _ in range(args.repeat):
+
+    def note(shape: str, side: str, cost: float) -> None:
+        results.setdefault(shape, {}).setdefault(side, []).append(cost)
+
+    for round_ in range(args.repeat):
         after = newest(big) + 1
+        window = end - (round_ + 1) * span  # a day of the built ledger no round touched
         shapes = {
             "new": timed_keys(args.records, after, span),
-            "interleaved": timed_keys(args.records, after - span, span),
+            "interleaved": timed_keys(args.records, window, span),
         }
         for shape, keys in shapes.items():
             for side, path in (("empty", empty), ("large", big)):
                 if side == "empty":
                     remove(empty)
                     if shape == "interleaved":  # the empty side holds the same hours' ids first
-                        one_round(empty, timed_keys(args.records, after - span, span), args.batch)
-                cost = one_round(path, keys, args.batch)
-                results.setdefault(shape, {}).setdefault(side, []).append(cost)
+                        one_round(empty, timed_keys(args.records, window, span), args.batch, args.claims)
+                note(shape, side, one_round(path, keys, args.batch, args.claims))
                 if shape == "new":
-                    again = one_round(path, keys, args.batch)
-                    results.setdefault("re-read", {}).setdefault(side, []).append(again)
+                    note("re-read", side, one_round(path, keys, args.batch, args.claims))
+    remove(empty)
+    return results
+
+
+def pipeline_rounds(args: argparse.Namespace, big: Path, empty: Path) -> dict[str, dict[str, list[float]]]:
+    """The real pipeline over generated export files (``--records`` rows) into each side."""
+    from msgevents.sinks.feed import FeedSink
+
+    work = OUT / "ledger-pipeline"
+    feed = work / "feed"
+    use_sink(big, FeedSink(str(feed)).key)
+    span, end = args.input_hours * 3600, built_at(big)
+    results: dict[str, dict[str, list[float]]] = {}
+
+    def run(paths: list[Path], state: Path, shape: str | None, side: str) -> None:
+        fresh_dir(feed)
+        mark_pruned(state)  # pruning (at most every 12 h) is not what is measured
+        cpu = time.process_time()
+        seconds, report = run_pipeline(paths, feed, state)
+        cpu = time.process_time() - cpu
+        totals = report["totals"]
+        if shape is not None:
+            for unit, value in (("wall", seconds), ("cpu", cpu)):
+                results.setdefault(f"{shape} {unit}", {}).setdefault(side, []).append(
+                    value / args.records * 1e6
+                )
+            if (totals["delivered"] == 0) != (shape == "re-read"):
+                raise SystemExit(f"{shape} into the {side} ledger: unexpected totals {totals}")
+
+    try:
+        for round_ in range(args.repeat):
+            after = newest(big) + 1
+            window = end - (round_ + 1) * span
+
+            def inputs(name: str, start: int, seed: int) -> list[Path]:
+                return generate(work / name, args.records, seed, start_ms=start * 1000, span_ms=span * 1000)
+
+            new = inputs("new", after, 1000 + round_)
+            between = inputs("interleaved", window, 2000 + round_)
+            for side, path in (("empty", empty), ("large", big)):
+                if side == "empty":
+                    remove(empty)
+                    StateStore.open(empty).close()  # created and migrated before the clock starts
+                run(new, path, "new", side)
+                run(new, path, "re-read", side)
+            for side, path in (("empty", empty), ("large", big)):
+                if side == "empty":
+                    remove(empty)
+                    StateStore.open(empty).close()
+                    run(inputs("prefill", window, 3000 + round_), empty, None, side)
+                run(between, path, "interleaved", side)
+            print(f"  round {round_ + 1} done", flush=True)
+    finally:
+        use_sink(big, SINK)
+        remove(empty)
+        remove(work)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=50_000_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--records", type=int, default=100_000, help="keys (input rows) per round")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--input-hours", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--no-claims", dest="claims", action="store_false", help="the state's part without claims"
+    )
+    parser.add_argument(
+        "--pipeline", action="store_true", help="the real pipeline end to end (Optimizely exports)"
+    )
+    args = parser.parse_args()
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    big = OUT / f"ledger-flat-{args.rows}-{args.days}d.db"
+    build(big, args.rows, args.days, int(time.time()))
+    if args.repeat * args.input_hours > args.days * 24:
+        raise SystemExit("--repeat × --input-hours must fit into the built ledger's --days")
+    empty = OUT / "ledger-flat-empty.db"
+    print(machine())
+    what = "the pipeline end to end" if args.pipeline else f"the state's part, batches of {args.batch}"
+    claims = "" if args.pipeline else (" with claims" if args.claims else " without claims")
+    print(
+        f"ledger {args.rows:,} ids over {args.days} days ({big.stat().st_size / 2**30:.2f} GiB); "
+        f"{what}{claims}; {args.records:,} records per round over {args.input_hours} h; "
+        f"{args.repeat} rounds, empty and large alternating"
+    )
+    results = (pipeline_rounds if args.pipeline else state_rounds)(args, big, empty)
     for shape, sides in results.items():
         e, g = median(sides["empty"]), median(sides["large"])
         print(
-            f"{shape:12} empty {e:6.2f} µs/record   {args.rows:,} ids {g:6.2f} µs/record   "
+            f"{shape:16} empty {e:6.2f} µs/record   {args.rows:,} ids {g:6.2f} µs/record   "
             f"{(g / e - 1) * 100:+6.1f} %   (rounds: empty {[round(x, 2) for x in sides['empty']]}, "
             f"large {[round(x, 2) for x in sides['large']]})"
         )
-    remove(empty)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ Two measurements (``--pipeline`` picks the second; both take the same cached lar
   row per key inserted, the ledger looked up again for the keys won; ``--no-claims`` leaves it
   out, as before claims existed) and ``acknowledge(delivered=…)`` (the ledger insert and the
   claims released, one transaction) — over ``--batch``-key batches (default 1,000),
-  ``--records`` keys per round. Keys are shaped like real ledger keys
-  (:func:`msgevents.sink.ledger_key`: four bytes of the event's second, then a 16-byte hash),
-  for events in time order as files and API pages deliver them;
+  ``--records`` keys per round; wall time and CPU time (SQLite runs in this process) per key.
+  Keys are shaped like real ledger keys (:func:`msgevents.sink.ledger_key`: four bytes of the
+  event's second, then a 16-byte hash), for events in time order as files and API pages
+  deliver them;
 - **end to end** (``--pipeline``): the real pipeline in-process, as ``msgevents collect
   --provider episerver --input … --to feed:DIR`` builds it (:func:`common.run_pipeline`), over
   ``--records`` generated Optimizely export rows (``datagen.py``) whose events fall into the
@@ -19,7 +20,7 @@ Two measurements (``--pipeline`` picks the second; both take the same cached lar
   (``record_pending_file``: up to 100,000 keys, sorted, one transaction), so its ledger inserts
   are per file, its look-ups per batch of ``MSGEVENTS_CHUNK_SIZE`` events.
 
-The large ledger is built once and cached in ``benchmarks/out/`` (50M rows: 1.8 GiB, ~15 min of
+The large ledger is built once and cached in ``benchmarks/out/`` (50M rows: 1.8 GiB, 6–15 min of
 one core): ``rows / days`` ids per day over ``--days`` days (default 90, the default retention)
 up to the build time, inserted with ``executemany`` in key order straight into the table of a
 state file created and migrated by :class:`~msgevents.state.StateStore`. It is used in place
@@ -33,8 +34,9 @@ Three input shapes, each over ``--input-hours`` hours of events:
   of a day partly delivered) — the pessimistic case. Round *n* takes the *n*-th last day of the
   built ledger (``rows / days`` ids in it), so no round inserts between an earlier round's keys.
 
-The empty side is a fresh state file every round (it holds only that round's events; for
-``interleaved`` it first gets ``--records`` other ids of the same hours, untimed).
+Wall time is what counts, CPU time is steadier on a shared machine; both are printed with
+their rounds. The empty side is a fresh state file every round (it holds only that round's
+events; for ``interleaved`` it first gets ``--records`` other ids of the same hours, untimed).
 """
 
 from __future__ import annotations
@@ -139,14 +141,14 @@ def use_sink(path: Path, key: str) -> None:
         conn.close()
 
 
-def one_round(path: Path, keys: list[bytes], batch: int, claims: bool) -> float:
-    """µs per record of the state's part of delivering ``keys`` in batches of ``batch``."""
+def one_round(path: Path, keys: list[bytes], batch: int, claims: bool) -> tuple[float, float]:
+    """µs per record (wall, CPU) of the state's part of delivering ``keys`` in batches of ``batch``."""
     store = StateStore.open(path)
     try:
         sink_id = store.sink_id(SINK)
         assert sink_id is not None
         run_id = store.start_run("benchmark", "ledger", SINK, "collect")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(keys), batch):
             chunk = keys[start : start + batch]
             known = store.ledger_status(sink_id, chunk)
@@ -154,10 +156,10 @@ def one_round(path: Path, keys: list[bytes], batch: int, claims: bool) -> float:
             if claims and fresh:
                 fresh, _ = store.claiming.claim(sink_id, run_id, fresh)
             store.acknowledge(sink_id, delivered=fresh)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         store.close()
-    return elapsed / len(keys) * 1e6
+    return elapsed / len(keys) * 1e6, cpu / len(keys) * 1e6
 
 
 def state_rounds(args: argparse.Namespace, big: Path, empty: Path) -> dict[str, dict[str, list[float]]]:
@@ -165,8 +167,9 @@ def state_rounds(args: argparse.Namespace, big: Path, empty: Path) -> dict[str, 
     span, end = args.input_hours * 3600, built_at(big)
     results: dict[str, dict[str, list[float]]] = {}
 
-    def note(shape: str, side: str, cost: float) -> None:
-        results.setdefault(shape, {}).setdefault(side, []).append(cost)
+    def note(shape: str, side: str, costs: tuple[float, float]) -> None:
+        for unit, cost in zip(("wall", "cpu"), costs, strict=True):
+            results.setdefault(f"{shape} {unit}", {}).setdefault(side, []).append(cost)
 
     for round_ in range(args.repeat):
         after = newest(big) + 1

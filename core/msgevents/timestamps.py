@@ -83,21 +83,18 @@ def parse_epoch_seconds(value: int | float | str) -> datetime:
 
     A float means its shortest decimal form (``repr``), rounded half to even to microseconds.
     """
-    if value.__class__ is float:  # bulk API items and dumps: the common case, without Decimal
-        whole, dot, fraction = repr(value).partition(".")
-        # "1529692199.626182": at most six decimals are exact microseconds, nothing to round
-        if dot and len(fraction) <= 6 and fraction.isdigit() and whole.isdigit():
-            seconds = int(whole)
-            if _MIN_SECONDS <= seconds < _MAX_SECONDS:
-                return EPOCH + timedelta(0, seconds, int(fraction) * _SCALE[len(fraction)])
+    if value.__class__ is float and _MIN_SECONDS <= value < _MAX_SECONDS:  # bulk items: no Decimal
+        # The whole microseconds nearest to the float. When they convert back to the very same
+        # float, they are its shortest decimal form (a float this size has one multiple of 1 µs
+        # at most within half a unit in the last place), so there is nothing to round: exact.
+        micros = round(value * 1_000_000)
+        if micros / 1_000_000 == value:
+            return EPOCH + timedelta(0, 0, micros)
     micros = int((_number(value, "seconds") * 1_000_000).to_integral_value())
     try:
         return _checked(value, EPOCH + timedelta(microseconds=micros))
     except OverflowError:
         raise _out_of_range(value) from None
-
-
-_SCALE = (0, 100_000, 10_000, 1000, 100, 10, 1)  # microseconds per unit of an n-digit fraction
 
 
 def parse_epoch_millis(value: int | float | str) -> datetime:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from typing import IO
 
 import orjson
@@ -25,6 +26,10 @@ __all__ = ["PARK_BATCH", "Spill", "failed_from_spill"]
 log = logging.getLogger("msgevents.feed")
 
 PARK_BATCH = 1000  # events of an unfinished file handed back per failed Outcome
+
+# A spilled event is the array of its field values in field order: no field names to write.
+_FIELDS = tuple(Event.model_fields)
+_values = itemgetter(*_FIELDS)
 
 
 class Spill:
@@ -57,7 +62,9 @@ class Spill:
             return
         try:
             # one JSON array per write batch: one call into orjson, not one per event
-            self._file.write(orjson.dumps([e.__dict__ for e in events], option=orjson.OPT_APPEND_NEWLINE))
+            self._file.write(
+                orjson.dumps([_values(e.__dict__) for e in events], option=orjson.OPT_APPEND_NEWLINE)
+            )
         except OSError as exc:
             self.broken = str(exc)
             log.warning("feed: cannot keep the events of the file being written (%s)", exc)
@@ -67,8 +74,8 @@ class Spill:
         self._file.flush()
         self._file.seek(0)
         for line in self._file:
-            for fields in orjson.loads(line):
-                yield Event.model_validate(fields)
+            for values in orjson.loads(line):
+                yield Event.model_validate(dict(zip(_FIELDS, values, strict=True)))
 
     def close(self) -> None:
         if self._file is not None:

@@ -1,6 +1,10 @@
 """Claim: before a batch goes to the sink, take the claims of its events (see
 :mod:`msgevents.state.claims`); send only what this run won and the ledger does not hold.
 
+A run alone on its sink takes the sink's lease at its start instead and sends without
+claims; before each batch it checks whether another run asked for the lease, and if so
+hands it over (its events in flight become its claims) and claims per key from then on.
+
 Keys another live run holds are *deferred* (counted ``claimed_elsewhere``): that run
 delivers them, parks them in the outbox, or dies. Before the run ends, the delivery stage
 asks again until each is settled (:meth:`RunClaims.settle`): in the ledger now (already
@@ -17,6 +21,7 @@ from collections.abc import Callable
 
 from msgevents.events import Event
 from msgevents.run.context import RunContext
+from msgevents.run.inflight import InFlight
 from msgevents.state import REJECTED
 
 __all__ = ["DEFER_WAIT", "RunClaims"]
@@ -28,15 +33,31 @@ DEFER_WAIT = 60.0
 class RunClaims:
     """Filters a batch down to the events this run may send now."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, inflight: InFlight) -> None:
         self.ctx = ctx
+        self.inflight = inflight
 
     def start(self) -> None:
-        """Release the claims of runs that died (their pending feed files were settled just before)."""
+        """Release the claims and lease of runs that died (their pending feed files were settled
+        just before), then take the sink's lease if nobody else delivers to it."""
         ctx = self.ctx
         assert ctx.sink_id is not None
         released = ctx.store.claiming.sweep_claims(ctx.sink_id, own=ctx.report.run_id)
         self._note(released)
+        self.lease()
+
+    def lease(self) -> bool:
+        """Take the sink's lease when no claims and no other run's lease are on it; whether taken."""
+        ctx = self.ctx
+        assert ctx.sink_id is not None
+        assert ctx.report.run_id is not None
+        return ctx.store.claiming.take_lease(ctx.sink_id, ctx.report.run_id)
+
+    def give_up_lease(self) -> None:
+        """Hand the lease over (if held) with what is still in flight: a pass of ``serve`` ended."""
+        ctx = self.ctx
+        if ctx.sink_id is not None and ctx.report.run_id is not None:
+            ctx.store.claiming.hand_over(ctx.sink_id, ctx.report.run_id, self.inflight.keys)
 
     def __call__(
         self, events: list[Event], keys: list[bytes]
@@ -45,7 +66,10 @@ class RunClaims:
         ctx = self.ctx
         assert ctx.sink_id is not None
         assert ctx.report.run_id is not None
-        won, known = ctx.store.claiming.claim(ctx.sink_id, ctx.report.run_id, keys)
+        claiming = ctx.store.claiming
+        if claiming.keep_lease(ctx.sink_id, ctx.report.run_id, self.inflight.keys, len(keys)):
+            return events, keys, []  # alone on the sink: no claims (deduplication read the ledger)
+        won, known = claiming.claim(ctx.sink_id, ctx.report.run_id, keys)
         if len(won) + len(known) < len(keys):  # some held by another run: is it alive?
             taken = [key for key in keys if key not in known and key not in set(won)]
             if released := ctx.store.claiming.sweep_claims(ctx.sink_id, taken, own=ctx.report.run_id):

@@ -95,7 +95,7 @@ class Collector:
         self.positions = Positions(ctx, inflight, buffer)
         self.acknowledge = Acknowledger(ctx, inflight, self.positions, self.outbox, book)
         dedupe = Deduplicator(ctx, self.outbox, inflight)
-        self.claims = RunClaims(ctx)
+        self.claims = RunClaims(ctx, inflight)
         self.deliver = Delivery(ctx, buffer, dedupe, inflight, self.outbox, self.acknowledge, self.claims)
         self._objects_read: list[ObjectInput] = []  # objects read to their end in this run
 

@@ -14,7 +14,9 @@ and clears the outbox rows in one transaction.
 of its provider and account first), backfill parts, other replicas on a PostgreSQL
 state: the loop is a run of its own (a run record and its presence lock, held while it
 runs) and sends only the events it claimed (:mod:`msgevents.state.claims`), like every
-run. It takes no run lock, so a ``collect`` never exits 6 because a pass is under way;
+run — or, alone on the sink, holds the sink's lease for the pass and gives it up at the
+pass's end (at once when another run asks for it, before its next batch). It takes no
+run lock, so a ``collect`` never exits 6 because a pass is under way;
 an event two of them hold is sent by the one that claimed it, and the other finds it in
 the ledger.
 
@@ -249,10 +251,11 @@ class DeliveryLoop:
         buffer: dict[Origin, list[Event]] = {}
         positions = Positions(ctx, inflight, buffer)
         acknowledge = Acknowledger(ctx, inflight, positions, outbox, book)
-        deliver = Delivery(
-            ctx, buffer, Deduplicator(ctx, outbox, inflight), inflight, outbox, acknowledge, RunClaims(ctx)
-        )
+        claims = RunClaims(ctx, inflight)
+        dedupe = Deduplicator(ctx, outbox, inflight)
+        deliver = Delivery(ctx, buffer, dedupe, inflight, outbox, acknowledge, claims)
         try:
+            claims.lease()  # alone on the sink: no claims this pass (given up at its end)
             outbox.start()
             for events, keys in outbox.batches():
                 deliver.send(OUTBOX, events, keys)
@@ -262,6 +265,10 @@ class DeliveryLoop:
         except MsgEventsError as exc:  # CrossEngage refused the key (AuthError), …
             ctx.verdict.sink_down = redact(str(exc))
         finally:
+            try:
+                claims.give_up_lease()  # so a collect need not wait for the next pass to end
+            except Exception:
+                log.debug("giving up the lease failed (it ends with this run)", exc_info=True)
             writer.sync()
             self._count(provider.name, report)
             files = getattr(sink, "files", None)

@@ -88,6 +88,10 @@ class Dialect:
     def lock_schema(self, tx: Tx) -> None:
         """Serialise migrations between processes (SQLite: ``BEGIN IMMEDIATE`` did already)."""
 
+    def lock_sink(self, tx: Tx, sink_id: int) -> None:
+        """Serialise the transactions that take claims or a lease of ``sink_id`` until the end of
+        ``tx`` (SQLite: ``BEGIN IMMEDIATE`` serialises every write transaction already)."""
+
 
 @functools.lru_cache(maxsize=512)
 def _pg_sql(text: str) -> str:
@@ -110,6 +114,8 @@ _PG_HAS_VERSION_TABLE = (
 
 #: ``pg_advisory_xact_lock`` key under which migrations run ("msgevents schema")
 _SCHEMA_LOCK = 0x6D73_6765_7363_6D61
+#: the first key of the two-key ``pg_advisory_xact_lock`` taken per sink by claims and leases ("mscl")
+_SINK_LOCK = 0x6D73_636C
 
 
 class PostgresDialect(Dialect):
@@ -170,6 +176,11 @@ class PostgresDialect(Dialect):
 
     def lock_schema(self, tx: Tx) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+
+    def lock_sink(self, tx: Tx, sink_id: int) -> None:
+        # a transaction-level advisory lock: read committed alone lets a lease and a claim
+        # be taken at once, each transaction not yet seeing the other's row (write skew)
+        tx.execute("SELECT pg_advisory_xact_lock(?::int4, ?::int4)", (_SINK_LOCK, int(sink_id)))
 
 
 SQLITE = Dialect()

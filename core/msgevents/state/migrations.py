@@ -127,5 +127,16 @@ CREATE INDEX claims_by_run ON claims(run_id);
 ALTER TABLE runs ADD COLUMN part TEXT;
 """
 
-MIGRATIONS: list[str | Callable[[Tx], None]] = [_V1, _V2, _v3_time_prefixed_ledger, _V4, _V5]
+# version 6: a sink's lease — the one run delivering to it without per-event claims while no
+# other run wants to (see msgevents.state.claims); another run asks for it with ``handover``;
+# ``unsettled`` bounds the events its holder had handed to the sink and not yet acknowledged
+_V6 = """
+CREATE TABLE leases (
+    sink_id INTEGER NOT NULL, run_id INTEGER NOT NULL,
+    handover INTEGER NOT NULL, unsettled INTEGER NOT NULL,
+    PRIMARY KEY (sink_id)
+);
+"""
+
+MIGRATIONS: list[str | Callable[[Tx], None]] = [_V1, _V2, _v3_time_prefixed_ledger, _V4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,6 +4,8 @@
 A run alone on its sink takes the sink's lease at its start instead and sends without
 claims; before each batch it checks whether another run asked for the lease, and if so
 hands it over (its events in flight become its claims) and claims per key from then on.
+A run that meets another's lease asks for it and waits (once per holder, at most
+:data:`HANDOVER_WAIT` seconds) for the handover; if it does not come, the batch is deferred.
 
 Keys another live run holds are *deferred* (counted ``claimed_elsewhere``): that run
 delivers them, parks them in the outbox, or dies. Before the run ends, the delivery stage
@@ -24,10 +26,12 @@ from msgevents.run.context import RunContext
 from msgevents.run.inflight import InFlight
 from msgevents.state import REJECTED
 
-__all__ = ["DEFER_WAIT", "RunClaims"]
+__all__ = ["DEFER_WAIT", "HANDOVER_WAIT", "RunClaims"]
 
 #: Seconds a run waits at its end for other runs to settle the events it left to them.
 DEFER_WAIT = 60.0
+#: Seconds a run waits, once, for another run to hand the sink's lease over before deferring.
+HANDOVER_WAIT = 5.0
 
 
 class RunClaims:
@@ -36,6 +40,7 @@ class RunClaims:
     def __init__(self, ctx: RunContext, inflight: InFlight) -> None:
         self.ctx = ctx
         self.inflight = inflight
+        self._waited_for: set[int] = set()  # lease holders this run waited for once already
 
     def start(self) -> None:
         """Release the claims and lease of runs that died (their pending feed files were settled
@@ -72,9 +77,10 @@ class RunClaims:
         won, known = claiming.claim(ctx.sink_id, ctx.report.run_id, keys)
         if len(won) + len(known) < len(keys):  # some held by another run: is it alive?
             taken = [key for key in keys if key not in known and key not in set(won)]
-            if released := ctx.store.claiming.sweep_claims(ctx.sink_id, taken, own=ctx.report.run_id):
-                self._note(released)
-                again, known_again = ctx.store.claiming.claim(ctx.sink_id, ctx.report.run_id, taken)
+            released = claiming.sweep_claims(ctx.sink_id, taken, own=ctx.report.run_id)
+            self._note(released)
+            if released or self._handed_over():
+                again, known_again = claiming.claim(ctx.sink_id, ctx.report.run_id, taken)
                 won, known = won + again, {**known, **known_again}
         if len(won) == len(keys):
             return events, keys, []
@@ -95,6 +101,25 @@ class RunClaims:
         for event_type, amount in already.items():
             ctx.report.count(event_type, "already_delivered", amount)
         return sent, [key for key in keys if key in chosen], deferred
+
+    def _handed_over(self, wait: float | None = None) -> bool:
+        """Another live run holds the sink's lease (it was asked to hand it over): wait for it,
+        at its next batch, for at most ``wait`` seconds — once per holder; whether it did."""
+        ctx = self.ctx
+        assert ctx.sink_id is not None
+        leases = ctx.store.claiming.leases
+        holder = leases.holder(ctx.sink_id)
+        if holder is None or holder == ctx.report.run_id or holder in self._waited_for:
+            return False
+        self._waited_for.add(holder)
+        deadline = time.monotonic() + (HANDOVER_WAIT if wait is None else wait)
+        pause = 0.01
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+            if leases.holder(ctx.sink_id) != holder:
+                return True
+        return False
 
     def settle(self, retry: Callable[[], int], wait: float = DEFER_WAIT) -> None:
         """Call ``retry`` (which claims the deferred events again and says how many are still

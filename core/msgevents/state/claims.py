@@ -24,8 +24,8 @@ sends without claims: its lease stands for a claim on every key it sends. The ru
 
 1. A lease is taken only when the sink has no claims at all; a claim is taken only when
    the sink has no lease of another run (a claiming run that meets a live holder's lease
-   asks it to hand over — ``handover`` — and treats the batch as held elsewhere: deferred,
-   asked again at its end like any key another run holds). Both checks and inserts run
+   asks it to hand over — ``handover`` — and waits for it a little; else the batch is
+   held elsewhere: deferred, asked again at its end like any key another run holds). Both checks and inserts run
    under the sink's lock (:meth:`~msgevents.state.dialect.Dialect.lock_sink`: SQLite's
    ``BEGIN IMMEDIATE``; on PostgreSQL a transaction advisory lock, without which READ
    COMMITTED would let both be taken at once, neither seeing the other's new row). So

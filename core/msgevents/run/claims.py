@@ -2,7 +2,8 @@
 :mod:`msgevents.state.claims`); send only what this run won and the ledger does not hold.
 
 A run alone on its sink takes the sink's lease at its start instead and sends without
-claims; before each batch it checks whether another run asked for the lease, and if so
+claims; before each batch and after each outcome of the sink it checks whether another
+run asked for the lease, and if so
 hands it over (its events in flight become its claims) and claims per key from then on.
 A run that meets another's lease asks for it and waits (once per holder, at most
 :data:`HANDOVER_WAIT` seconds) for the handover; if it does not come, the batch is deferred.
@@ -57,6 +58,12 @@ class RunClaims:
         assert ctx.sink_id is not None
         assert ctx.report.run_id is not None
         return ctx.store.claiming.take_lease(ctx.sink_id, ctx.report.run_id)
+
+    def poll(self) -> None:
+        """After an outcome of the sink: hand the lease over at once if another run asked."""
+        ctx = self.ctx
+        if ctx.sink_id is not None and ctx.report.run_id is not None:
+            ctx.store.claiming.hand_over_if_asked(ctx.sink_id, ctx.report.run_id, self.inflight.keys)
 
     def give_up_lease(self) -> None:
         """Hand the lease over (if held) with what is still in flight: a pass of ``serve`` ended."""

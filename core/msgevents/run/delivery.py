@@ -6,6 +6,8 @@ The sink's outcomes come back as the values of :meth:`msgevents.Sink.send` and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from msgevents.events import Event
 from msgevents.run.acknowledge import Acknowledger
 from msgevents.run.claims import RunClaims
@@ -14,6 +16,7 @@ from msgevents.run.dedupe import Deduplicator
 from msgevents.run.inflight import InFlight
 from msgevents.run.origins import Origin, Outbox, Stream
 from msgevents.run.outbox import RunOutbox
+from msgevents.sink import Outcome
 
 __all__ = ["Delivery"]
 
@@ -85,7 +88,7 @@ class Delivery:
         if not events:
             return
         self.inflight.add(origin, keys)
-        self.acknowledge.all(ctx.sink.send(events, origin))
+        self._acknowledge(ctx.sink.send(events, origin))
 
     def finish(self) -> None:
         """Everything buffered to the sink, then wait for the sink to finish, acknowledging as it goes."""
@@ -98,7 +101,13 @@ class Delivery:
     def _finish_sink(self) -> None:
         if self.ctx.delivering:
             assert self.ctx.sink is not None
-            self.acknowledge.all(self.ctx.sink.finish())
+            self._acknowledge(self.ctx.sink.finish())
+
+    def _acknowledge(self, outcomes: Iterable[Outcome]) -> None:
+        """Each outcome committed as it comes; after each, the lease handed over if asked for."""
+        for outcome in outcomes:
+            self.acknowledge(outcome)
+            self.claims.poll()
 
     def _settle_deferred(self) -> None:
         """Ask again for the events other runs held until each is settled (see

@@ -110,6 +110,11 @@ class Claiming:
         self.hand_over(sink_id, run_id, inflight)
         return False
 
+    def hand_over_if_asked(self, sink_id: int, run_id: int, inflight: Collection[bytes]) -> None:
+        """Between a batch's outcomes: hand the lease over if another run asked (one read)."""
+        if self.holds_lease(sink_id, run_id) and self.leases.asked(sink_id, run_id):
+            self.hand_over(sink_id, run_id, inflight)
+
     def hand_over(self, sink_id: int, run_id: int, inflight: Collection[bytes]) -> None:
         """Give the lease up: ``inflight`` claimed by ``run_id`` and the lease deleted, at once."""
         if not self.holds_lease(sink_id, run_id):

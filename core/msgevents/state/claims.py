@@ -25,16 +25,18 @@ sends without claims: its lease stands for a claim on every key it sends. The ru
 1. A lease is taken only when the sink has no claims at all; a claim is taken only when
    the sink has no lease of another run (a claiming run that meets a live holder's lease
    asks it to hand over — ``handover`` — and waits for it a little; else the batch is
-   held elsewhere: deferred, asked again at its end like any key another run holds). Both checks and inserts run
-   under the sink's lock (:meth:`~msgevents.state.dialect.Dialect.lock_sink`: SQLite's
-   ``BEGIN IMMEDIATE``; on PostgreSQL a transaction advisory lock, without which READ
-   COMMITTED would let both be taken at once, neither seeing the other's new row). So
-   *while a lease row exists, the sink has no claim rows*.
-2. The holder checks before each batch (one ``UPDATE`` of its row, which also records how
-   many events it has unacknowledged — what a releasing run counts if it dies) whether
-   anyone asked. If so, in one transaction under the sink's lock it inserts claims for the
-   keys it has in flight (handed to the sink, not yet acknowledged) and deletes the lease;
-   from then on it claims per key. ``serve`` gives its lease up the same way after each pass.
+   held elsewhere: deferred, asked again at its end like any key another run holds).
+   Both checks and inserts run under the sink's lock
+   (:meth:`~msgevents.state.dialect.Dialect.lock_sink`: SQLite's ``BEGIN IMMEDIATE``; on
+   PostgreSQL a transaction advisory lock, without which READ COMMITTED would let both be
+   taken at once, neither seeing the other's new row). So *while a lease row exists, the
+   sink has no claim rows*.
+2. The holder checks whether anyone asked before each batch (one ``UPDATE`` of its row,
+   which also records how many events it has unacknowledged — what a releasing run counts
+   if it dies) and after each outcome of the sink (one read). If so, in one transaction
+   under the sink's lock it inserts claims for the keys it has in flight (handed to the
+   sink, not yet acknowledged) and deletes the lease; from then on it claims per key.
+   ``serve`` gives its lease up the same way after each pass.
 3. A lease ends with its run (deleted with the run's claims) or, its holder found dead by
    its presence lock, by whoever finds it. Its holder deletes no claims while it holds
    it (there are none: rule 1) and deletes them again once it handed it over.

@@ -36,6 +36,13 @@ class Leases:
         found = self.db.execute("SELECT run_id FROM leases WHERE sink_id = ?", (sink_id,)).fetchone()
         return None if found is None else int(found[0])
 
+    def asked(self, sink_id: int, run_id: int) -> bool:
+        """Whether the holder ``run_id`` was asked for the lease (or no longer holds it): one read."""
+        found = self.db.execute(
+            "SELECT handover FROM leases WHERE sink_id = ? AND run_id = ?", (sink_id, run_id)
+        ).fetchone()
+        return found is None or bool(found[0])
+
     def insert(self, tx: Tx, sink_id: int, run_id: int) -> None:
         tx.execute(
             "INSERT INTO leases(sink_id, run_id, handover, unsettled) VALUES (?, ?, 0, 0)", (sink_id, run_id)

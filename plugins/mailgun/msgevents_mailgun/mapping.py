@@ -66,11 +66,14 @@ def event_id_of(native_id: str, timestamp: datetime) -> str:
     return f"{native_id}/{timestamp.date().isoformat()}"
 
 
+_NUMBERS = (int, float)  # a tuple built once; `int | float` in the call built a union per call
+
+
 def _text(value: Any) -> str | None:
     """A string, or a number as text; anything else (objects, lists, booleans) is absent."""
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, _NUMBERS) and not isinstance(value, bool):
         return str(value)
     return None
 

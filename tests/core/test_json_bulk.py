@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from unittest import mock
 
 import pytest
@@ -165,3 +166,36 @@ def test_a_last_line_without_a_line_break_and_a_byte_order_mark():
 def test_a_long_number_is_told_from_digits_inside_strings(text, long):
     json.loads(text)  # each is valid JSON, as the check requires
     assert long_number_in(text) is long
+
+
+digit_runs = st.text(alphabet="0123456789", min_size=15, max_size=25)
+wide_text = st.text(alphabet='äß€\U00010000a"', max_size=4)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    text=st.lists(digit_runs | wide_text, max_size=8).map("".join),
+    cuts=st.lists(st.integers(0, 120), max_size=5),
+)
+def test_digit_runs_are_found_in_character_offsets_whatever_the_text_and_its_seams(text, cuts):
+    """Runs of 19+ ASCII digits, found per chunk in the UTF-8 bytes, are named by character
+    offsets (the text may hold characters of 1 to 4 bytes), also when a chunk seam cuts one."""
+    runs = cursor.DigitRuns()
+    buf = ""
+    for cut in [*sorted(c for c in cuts if c <= len(text)), len(text)]:
+        if cut > len(buf):
+            new = len(buf)
+            buf = text[:cut]
+            runs.add(buf, new, 0)
+    for start in runs.starts:
+        assert text[start : start + cursor.LONG_RUN].isdigit()
+    for match in re.finditer(r"[0-9]{19,}", text):
+        assert runs.within(match.start(), match.end())
+
+
+def test_a_big_integer_after_wide_characters_is_exact():
+    head = {"name": "Jürgen €𐀀 " * 50}
+    lines = [head, {"id": 2**80, "city": "München"}, head, {"n": [-(10**30)]}]
+    text = "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in lines)
+    for chunk in CHUNKS:
+        assert [v for v, _l in read(text, chunk)] == lines

@@ -56,14 +56,16 @@ class DigitRuns:
         the 18 characters before it are scanned again, for a run going on across the seam."""
         start = max(0, new - LONG_RUN + 1)
         text = buf[start:]
-        offset = base + start
-        if not text.isascii():  # offsets in UTF-8 bytes would not be offsets in the text
-            self.starts.extend(offset + m.start() for m in _LONG_DIGITS.finditer(text))
-            return
-        zeros = text.encode("ascii").translate(_DIGITS_AS_ZERO)
+        data = text.encode("utf-8")  # ASCII digits are the same bytes in UTF-8, and no others
+        ascii = len(data) == len(text)
+        zeros = data.translate(_DIGITS_AS_ZERO)
         found = zeros.find(_ZEROS)
+        at_byte = at_char = 0
         while found >= 0:
-            self.starts.append(offset + found)
+            if not ascii:  # a byte offset is not a character offset: count the characters before
+                at_char += len(data[at_byte:found].decode("utf-8"))
+                at_byte = found
+            self.starts.append(base + start + (found if ascii else at_char))
             end = found + LONG_RUN
             while end < len(zeros) and zeros[end] == 48:  # to the end of this run
                 end += 1

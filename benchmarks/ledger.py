@@ -24,15 +24,17 @@ The large ledger is built once and cached in ``benchmarks/out/`` (50M rows: 1.8 
 one core): ``rows / days`` ids per day over ``--days`` days (default 90, the default retention)
 up to the build time, inserted with ``executemany`` in key order straight into the table of a
 state file created and migrated by :class:`~msgevents.state.StateStore`. It is used in place
-(rounds add their events to it; the pipeline renames its one sink to the feed directory's).
+(rounds add their events to it; the pipeline renames its one sink to the feed directory's);
+``--ledger`` names another copy (built there when missing).
 Three input shapes, each over ``--input-hours`` hours of events:
 
 - ``new``: events after the newest in the ledger (a live run, a new file);
 - ``re-read``: the same events again, every one already known (a restatement window, a file
   read twice) — look-ups only;
 - ``interleaved``: new events between the ids the ledger holds for the same hours (a backfill
-  of a day partly delivered) — the pessimistic case. Round *n* takes the *n*-th last day of the
-  built ledger (``rows / days`` ids in it), so no round inserts between an earlier round's keys.
+  of a day partly delivered) — the pessimistic case. Each round takes the next day back from
+  the build time (``rows / days`` ids in it; counted in the file across runs of this script),
+  so no round inserts between an earlier round's keys.
 
 Wall time is what counts, CPU time is steadier on a shared machine; both are printed with
 their rounds. The empty side is a fresh state file every round (it holds only that round's
@@ -131,6 +133,22 @@ def built_at(path: Path) -> int:
     return int(row[0])
 
 
+def next_day(path: Path, days: int) -> int:
+    """The next day back from the build time that no earlier round inserted between (counted in
+    the large ledger's ``meta``, across runs of this script; after ``days`` it starts over)."""
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'benchmark_days_used'").fetchone()
+            used = int(row[0]) if row else 0
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('benchmark_days_used', ?)", (str(used + 1),)
+            )
+    finally:
+        conn.close()
+    return used % days + 1
+
+
 def use_sink(path: Path, key: str) -> None:
     """Name the large ledger's one sink ``key`` (the feed directory of ``--pipeline``, or :data:`SINK`)."""
     conn = sqlite3.connect(path)
@@ -171,9 +189,9 @@ def state_rounds(args: argparse.Namespace, big: Path, empty: Path) -> dict[str, 
         for unit, cost in zip(("wall", "cpu"), costs, strict=True):
             results.setdefault(f"{shape} {unit}", {}).setdefault(side, []).append(cost)
 
-    for round_ in range(args.repeat):
+    for _ in range(args.repeat):
         after = newest(big) + 1
-        window = end - (round_ + 1) * span  # a day of the built ledger no round touched
+        window = end - next_day(big, args.days) * DAY  # a day of the built ledger no round touched
         shapes = {
             "new": timed_keys(args.records, after, span),
             "interleaved": timed_keys(args.records, window, span),
@@ -199,6 +217,7 @@ def pipeline_rounds(args: argparse.Namespace, big: Path, empty: Path) -> dict[st
     feed = work / "feed"
     use_sink(big, FeedSink(str(feed)).key)
     span, end = args.input_hours * 3600, built_at(big)
+    seed = int.from_bytes(os.urandom(4), "big")  # other events than earlier runs of this script
     results: dict[str, dict[str, list[float]]] = {}
 
     def run(paths: list[Path], state: Path, shape: str | None, side: str) -> None:
@@ -219,13 +238,13 @@ def pipeline_rounds(args: argparse.Namespace, big: Path, empty: Path) -> dict[st
     try:
         for round_ in range(args.repeat):
             after = newest(big) + 1
-            window = end - (round_ + 1) * span
+            window = end - next_day(big, args.days) * DAY
 
             def inputs(name: str, start: int, seed: int) -> list[Path]:
                 return generate(work / name, args.records, seed, start_ms=start * 1000, span_ms=span * 1000)
 
-            new = inputs("new", after, 1000 + round_)
-            between = inputs("interleaved", window, 2000 + round_)
+            new = inputs("new", after, seed + 3 * round_)
+            between = inputs("interleaved", window, seed + 3 * round_ + 1)
             for side, path in (("empty", empty), ("large", big)):
                 if side == "empty":
                     remove(empty)
@@ -236,7 +255,7 @@ def pipeline_rounds(args: argparse.Namespace, big: Path, empty: Path) -> dict[st
                 if side == "empty":
                     remove(empty)
                     StateStore.open(empty).close()
-                    run(inputs("prefill", window, 3000 + round_), empty, None, side)
+                    run(inputs("prefill", window, seed + 3 * round_ + 2), empty, None, side)
                 run(between, path, "interleaved", side)
             print(f"  round {round_ + 1} done", flush=True)
     finally:
@@ -260,13 +279,16 @@ def main() -> None:
     parser.add_argument(
         "--pipeline", action="store_true", help="the real pipeline end to end (Optimizely exports)"
     )
+    parser.add_argument(
+        "--ledger", type=Path, help="the large ledger (default: benchmarks/out/ledger-flat-ROWS-DAYSd.db)"
+    )
     args = parser.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
-    big = OUT / f"ledger-flat-{args.rows}-{args.days}d.db"
+    big = args.ledger or OUT / f"ledger-flat-{args.rows}-{args.days}d.db"
     build(big, args.rows, args.days, int(time.time()))
-    if args.repeat * args.input_hours > args.days * 24:
-        raise SystemExit("--repeat × --input-hours must fit into the built ledger's --days")
+    if args.input_hours > 24:
+        raise SystemExit("--input-hours: at most 24 (each round takes a day of the built ledger)")
     empty = OUT / "ledger-flat-empty.db"
     print(machine())
     what = "the pipeline end to end" if args.pipeline else f"the state's part, batches of {args.batch}"

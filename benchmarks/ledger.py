@@ -5,10 +5,11 @@ Two measurements (``--pipeline`` picks the second; both take the same cached lar
 
 - **the state's part** (default): what every delivered batch asks of the state —
   ``ledger_status`` (the dedupe look-up), the claim (``StateStore.claiming.claim``: a claims
-  row per key inserted, the ledger looked up again for the keys won; ``--no-claims`` leaves it
-  out, as before claims existed) and ``acknowledge(delivered=…)`` (the ledger insert and the
-  claims released, one transaction) — over ``--batch``-key batches (default 1,000),
-  ``--records`` keys per round; wall time and CPU time (SQLite runs in this process) per key.
+  row per key inserted, the ledger looked up again for the keys won, as runs that overlap do;
+  ``--no-claims`` leaves it out, as a run alone on its sink does, holding the sink's lease)
+  and ``acknowledge(delivered=…)`` (the ledger insert and the claims released, one transaction)
+  — over ``--batch``-key batches (default 1,000), ``--records`` keys per round; wall time
+  and CPU time (SQLite runs in this process) per key.
   Keys are shaped like real ledger keys (:func:`msgevents.sink.ledger_key`: four bytes of the
   event's second, then a 16-byte hash), for events in time order as files and API pages
   deliver them;

@@ -199,3 +199,19 @@ def test_a_big_integer_after_wide_characters_is_exact():
     text = "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in lines)
     for chunk in CHUNKS:
         assert [v for v, _l in read(text, chunk)] == lines
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"n": -(2**63) - 1}, [2**64, "12345678901234567890"], {"s": "12345678901234567890", "f": 1.5}, 7],
+)
+def test_exact_loads_keeps_big_integers_from_bytes_and_text(value):
+    from msgevents.json_values import exact_loads
+
+    text = json.dumps(value)
+    for data in (text, text.encode()):
+        loaded = exact_loads(data)
+        assert loaded == value
+        assert json.dumps(loaded) == text
+    with pytest.raises(ValueError):
+        exact_loads(b"{nope")

@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from msgevents.json_values.cursor import exact_loads
 from msgevents.json_values.scanner import InvalidJson, JsonScanner
 
-__all__ = ["InvalidJson", "iter_json_values"]
+__all__ = ["InvalidJson", "exact_loads", "iter_json_values"]
 
 
 def iter_json_values(stream: Any, name: str) -> Iterator[tuple[Any, str]]:

@@ -14,6 +14,8 @@ import re
 from bisect import bisect_left
 from typing import Any
 
+import orjson
+
 from msgevents.errors import InputFileError
 
 CHUNK = 1 << 16
@@ -32,6 +34,17 @@ NOWHERE = 1 << 62
 def long_number_in(text: str) -> bool:
     """Does the valid JSON ``text`` hold a number of 19 or more digits (outside its strings)?"""
     return _LONG_DIGITS.search(_STRING.sub("", text)) is not None
+
+
+def exact_loads(data: bytes | str) -> Any:
+    """One JSON text, parsed by orjson unless a number of 19 or more digits stands outside its
+    strings (then by the standard decoder, so a big integer stays exact); ValueError if invalid."""
+    value = orjson.loads(data)
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
+    if raw.translate(_DIGITS_AS_ZERO).find(_ZEROS) < 0:
+        return value
+    text = raw.decode("utf-8")
+    return _DECODER.decode(text) if long_number_in(text) else value
 
 
 def _reject_constant(text: str) -> Any:

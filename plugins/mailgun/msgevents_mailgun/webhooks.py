@@ -25,9 +25,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
 from msgevents import MappingError, Record, WebhookRejected, WebhookRequest
+from msgevents.json_values import exact_loads
 from msgevents_mailgun.files import records_of
 
 __all__ = ["expected_signature", "parse_body", "verify_body"]
@@ -40,8 +39,8 @@ def expected_signature(key: str, timestamp: str, token: str) -> str:
 
 def _body(request: WebhookRequest) -> Any:
     try:
-        return orjson.loads(request.body)
-    except orjson.JSONDecodeError:
+        return exact_loads(request.body)  # an integer beyond 64 bits stays exact, as in files
+    except ValueError:
         return None
 
 

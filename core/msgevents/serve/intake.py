@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from msgevents.errors import MappingError
 from msgevents.events import Event
 from msgevents.identity import IdentityStep
+from msgevents.json_values import exact_loads
 from msgevents.processing import Processor
 from msgevents.provider import Provider, Record
 from msgevents.quarantine import QuarantineWriter
@@ -141,8 +140,8 @@ def masked_body(request: WebhookRequest) -> Any:
         if _SECRET_HEADER.search(name) and len(value) >= 4:
             text = text.replace(value, MASK)
     try:
-        return _mask_keys(orjson.loads(text))
-    except orjson.JSONDecodeError:
+        return _mask_keys(exact_loads(text))  # a big integer kept exact, as the file reader keeps it
+    except ValueError:
         return text
 
 

@@ -23,11 +23,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 import requests
 
 from msgevents import MappingError, ProviderUnavailableError, Record, WebhookRejected, WebhookRequest
 from msgevents.http import HttpClient, RetriesExhaustedError
+from msgevents.json_values import exact_loads
 from msgevents.timestamps import TimestampError, parse_iso8601
 from msgevents_ses.mapping import SNS_HOUSEKEEPING
 from msgevents_ses.sns import Certificates, HostAllowlist, verify_signature
@@ -37,8 +37,8 @@ __all__ = ["SnsReceiver", "parse_message"]
 
 def _message(body: bytes) -> Mapping[str, Any] | None:
     try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        value = exact_loads(body)  # an integer beyond 64 bits stays exact, as in files
+    except ValueError:
         return None
     return value if isinstance(value, dict) else None
 

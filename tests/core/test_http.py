@@ -34,12 +34,15 @@ def counts(stats: DeliveryStats) -> dict[str, int]:
     return {name: stats.as_dict()[name] for name in ("requests", "retries", "throttled", "ambiguous")}
 
 
-@pytest.fixture
-def client(sleeps, stats):
+@pytest.fixture(params=[False, True], ids=["session", "stateless"])
+def client(request, sleeps, stats):
+    """Every test runs with both ways of sending: ``Session.request``, and a stateless client's
+    request prepared once and sent by ``Session.send``."""
     made: list[HttpClient] = []
 
     def make(**options) -> HttpClient:
         options.setdefault("retry", RetryPolicy(attempts=4, backoff=0.5, backoff_max=30.0))
+        options.setdefault("stateless", request.param)
         built = HttpClient("test-api", sleep=sleeps.append, stats=stats, timeout=(5.0, 5.0), **options)
         made.append(built)
         return built
@@ -258,3 +261,21 @@ def test_retry_calls_returns_the_last_result_when_attempts_run_out(client, sleep
         lambda: calls.append(1) or len(calls), again=lambda _n: True
     )
     assert (result, len(calls), len(sleeps), stats.retries) == (3, 3, 2, 2)
+
+
+def test_each_attempt_sends_the_clients_headers_and_auth_the_calls_headers_and_the_same_body(
+    reply, http_server, client
+):
+    http_server.script(reply(503), reply(200))
+    api = client(headers={"X-Api-Version": "1", "Accept": "application/json"}, auth=("user", "pw"))
+    response = api.request(
+        "POST", http_server.url + "/events?x=1", data=b'{"a":1}', headers={"Accept": "text/plain"}
+    )
+    assert response.status_code == 200
+    first, second = http_server.requests
+    for seen in (first, second):
+        assert (seen.method, seen.path, seen.body) == ("POST", "/events?x=1", b'{"a":1}')
+        assert seen.headers["X-Api-Version"] == "1"
+        assert seen.headers["Accept"] == "text/plain"  # the call's header wins over the client's
+        assert seen.headers["Authorization"] == "Basic dXNlcjpwdw=="  # user:pw
+        assert seen.headers["Content-Length"] == "7"

@@ -77,6 +77,7 @@ class CrossEngageApi:
             },
             sleep=sleep,
             session=paced_session(self.url, self.bucket),
+            stateless=True,  # no cookies; the environment was read once by paced_session
         )
 
     def post(self, body: dict[str, Any]) -> Answer:

@@ -48,15 +48,15 @@ class TokenBucket:
 
 
 class PacedSession(requests.Session):
-    """A session whose every request (retries too) first takes a token."""
+    """A session whose every request sent (each attempt, each redirect) first takes a token."""
 
     def __init__(self, bucket: TokenBucket) -> None:
         super().__init__()
         self.bucket = bucket
 
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         self.bucket.acquire()
-        return super().request(*args, **kwargs)
+        return super().send(request, **kwargs)
 
 
 def paced_session(url: str, bucket: TokenBucket | None) -> requests.Session:

@@ -9,13 +9,14 @@ field's variable with :meth:`SettingsBase.env_name` (for error messages and
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["BaseUrl", "SettingsBase", "settings_config"]
+__all__ = ["BaseUrl", "PositiveDuration", "SettingsBase", "settings_config"]
 
 
 def _base_url(value: str) -> str:
@@ -31,6 +32,17 @@ def _base_url(value: str) -> str:
 
 #: A ``…_BASE_URL`` setting: an http(s) URL naming a host, without query, trailing ``/`` dropped.
 BaseUrl = Annotated[str, AfterValidator(_base_url)]
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration (e.g. PT15M or 900 seconds)")
+    return value
+
+
+#: A duration setting that must be longer than zero (seconds or ISO 8601, e.g. ``PT15M``),
+#: such as a webhook's ``…_WEBHOOK_MAX_AGE``.
+PositiveDuration = Annotated[timedelta, AfterValidator(_positive)]
 
 
 def settings_config(name: str = "", **extra: Any) -> SettingsConfigDict:

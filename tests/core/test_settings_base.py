@@ -8,7 +8,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 import msgevents
 from msgevents.plugins import load_provider
 from msgevents.settings import CoreSettings
-from msgevents.settings_base import BaseUrl, SettingsBase, settings_config
+from msgevents.settings_base import BaseUrl, PositiveDuration, SettingsBase, settings_config
 from msgevents.sinks.crossengage import CrossEngageSettings
 from msgevents.sinks.feed import FeedSettings
 
@@ -67,3 +67,17 @@ def test_a_base_url_is_kept_without_its_trailing_slash(given, expected):
 def test_a_base_url_without_scheme_or_host_or_with_a_query_is_refused(given):
     with pytest.raises(ValidationError, match="must start with https://"):
         TypeAdapter(BaseUrl).validate_python(given)
+
+
+@pytest.mark.parametrize("value", ["PT0S", 0, "-PT1M"])
+def test_a_positive_duration_refuses_zero_and_negative(value):
+    with pytest.raises(ValidationError, match="must be a positive duration"):
+        TypeAdapter(PositiveDuration).validate_python(value)
+    assert TypeAdapter(PositiveDuration).validate_python("PT15M").total_seconds() == 900
+
+
+@pytest.mark.parametrize("name", ["mailgun", "ses", "onesignal"])
+def test_every_webhook_max_age_refuses_zero_naming_its_variable(name):
+    settings = load_provider(name).Settings
+    with pytest.raises(msgevents.ConfigError, match=f"MSGEVENTS_{name.upper()}_WEBHOOK_MAX_AGE"):
+        msgevents.load_settings(settings, _env_file=None, webhook_max_age="PT0S")

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pydantic import Field, SecretStr, field_validator
 
 import msgevents
-from msgevents.settings_base import BaseUrl
+from msgevents.settings_base import BaseUrl, PositiveDuration
 
 __all__ = ["EU_BASE_URL", "US_BASE_URL", "MailgunSettings"]
 
@@ -51,19 +51,12 @@ class MailgunSettings(msgevents.ProviderSettings):
         description="Mailgun's HTTP webhook signing key (Sending > Webhooks); needed only to receive "
         "webhooks with msgevents serve.",
     )
-    webhook_max_age: timedelta | None = Field(
+    webhook_max_age: PositiveDuration | None = Field(
         None,
         description="Refuse webhooks whose signature timestamp is further than this from the time "
         "received (seconds or ISO 8601, e.g. PT15M); unset = no freshness check (a replay is "
         "delivered once anyway).",
     )
-
-    @field_validator("webhook_max_age")
-    @classmethod
-    def _positive(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value <= timedelta(0):
-            raise ValueError("must be a positive duration")
-        return value
 
     @field_validator("domain", "user_id_variable")
     @classmethod

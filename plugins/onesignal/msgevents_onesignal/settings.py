@@ -11,11 +11,11 @@ is a setting too.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from pydantic import Field, SecretStr, field_validator
 
 import msgevents
+from msgevents.settings_base import PositiveDuration
 
 __all__ = ["DEFAULT_HARD_FAILURE_REASONS", "DEFAULT_WEBHOOK_HEADER", "OneSignalSettings"]
 
@@ -47,7 +47,7 @@ class OneSignalSettings(msgevents.ProviderSettings):
         description="The header carrying the secret, as configured on the Event Stream: "
         "'Authorization' expects 'Bearer <token>', any other header (e.g. X-Msgevents-Token) the bare token.",
     )
-    webhook_max_age: timedelta | None = Field(
+    webhook_max_age: PositiveDuration | None = Field(
         None,
         description="Refuse a webhook whose event is older than this (by its event time); unset = no "
         "freshness check (a replayed event is delivered once anyway).",
@@ -67,13 +67,6 @@ class OneSignalSettings(msgevents.ProviderSettings):
         lower = value.lower()
         if lower in _DISALLOWED or lower.startswith("x-onesignal"):
             raise ValueError(f"OneSignal does not let an Event Stream set the header {value!r}")
-        return value
-
-    @field_validator("webhook_max_age")
-    @classmethod
-    def _positive(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value <= timedelta(0):
-            raise ValueError("must be a positive duration (e.g. PT15M or 900 seconds)")
         return value
 
     @field_validator("hard_failure_reasons")

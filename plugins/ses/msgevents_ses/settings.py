@@ -7,11 +7,10 @@ customer id and the campaign id.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pydantic import Field, field_validator
 
 import msgevents
+from msgevents.settings_base import PositiveDuration
 from msgevents_ses.sns import DEFAULT_CERTIFICATE_HOSTS, HostAllowlist
 
 __all__ = ["SesSettings"]
@@ -43,7 +42,7 @@ class SesSettings(msgevents.ProviderSettings):
         description="Comma-separated SNS topic ARNs whose messages are accepted; empty = any topic "
         "(the signature still has to be SNS's).",
     )
-    webhook_max_age: timedelta | None = Field(
+    webhook_max_age: PositiveDuration | None = Field(
         None,
         description="Refuse SNS messages whose Timestamp is further than this from the time received "
         "(seconds or ISO 8601, e.g. PT1H); unset = no freshness check.",
@@ -53,13 +52,6 @@ class SesSettings(msgevents.ProviderSettings):
     @classmethod
     def _hosts(cls, value: str) -> str:
         HostAllowlist(value)  # raises ValueError saying what is wrong
-        return value
-
-    @field_validator("webhook_max_age")
-    @classmethod
-    def _positive(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value <= timedelta(0):
-            raise ValueError("must be a positive duration")
         return value
 
     @property

@@ -24,7 +24,7 @@ from msgevents.state.claims import Claims
 from msgevents.state.db import Database, Tx, migrate
 from msgevents.state.input_objects import InputObjects
 from msgevents.state.journal import FeedFiles, FeedJournal
-from msgevents.state.ledger import Ledger
+from msgevents.state.ledger import REJECTED, Ledger
 from msgevents.state.location import is_postgres
 from msgevents.state.outbox import Outbox
 from msgevents.state.positions import Positions
@@ -132,8 +132,12 @@ class StateStore:
 
     def ledger_status(self, sink_id: int | None, keys: Sequence[bytes]) -> dict[bytes, int]:
         """Those of ``keys`` in the ledger of ``sink_id``, each with its status
-        (``DELIVERED`` or ``REJECTED``)."""
+        (``DELIVERED`` or ``REJECTED``): :meth:`known` and :meth:`rejected_among` in one look-up."""
         return self.ledger.status(sink_id, keys)
+
+    def rejected_among(self, sink_id: int | None, keys: Sequence[bytes]) -> set[bytes]:
+        """Those of ``keys`` (already known to the ledger) that the sink rejected for good."""
+        return {key for key, status in self.ledger.status(sink_id, keys).items() if status == REJECTED}
 
     def acknowledge(
         self,
